@@ -1,0 +1,165 @@
+/* austin: sample the Python frame stacks of a process, from outside.
+ *
+ * discover the interpreter -> walk its threads each interval -> emit. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "emit_text.h"
+#include "emit_where.h"
+#include "errors.h"
+#include "py_discover.h"
+#include "py_walk.h"
+#include "sampler_loop.h"
+#include "target.h"
+
+/* A launched interpreter needs time to start: wait at least this long for
+ * its runtime, whatever -t says (-t is the wait for an attached one). */
+#define LAUNCH_MIN_WAIT_US 2000000u
+
+/* Wait until the target shows a Python runtime with at least one thread. */
+static enum error_kind wait_for_python(struct target *t, uint64_t timeout_us,
+                                       struct py_runtime *rt, char *why,
+                                       size_t whylen) {
+  uint64_t deadline = clock_us() + timeout_us;
+  bool discovered = false;
+  for (;;) {
+    if (!discovered) {
+      enum error_kind kind = py_discover(t->pid, rt, why, whylen);
+      if (kind == E_OK) discovered = true;
+      else if (kind != E_NOT_PYTHON && !(kind == E_NO_PROCESS && t->launched))
+        return kind;
+    }
+    if (discovered) {
+      struct remote *r = remote_open_pid(t->pid);
+      if (r == NULL) return E_INTERNAL;
+      struct py_walker w;
+      py_walker_init(&w, r, rt);
+      bool ready = py_walker_ready(&w);
+      int err = errno;
+      py_walker_free(&w);
+      remote_close(r);
+      if (ready) return E_OK;
+      if (err == EPERM || err == EACCES) {
+        snprintf(why, whylen, "cannot read the memory of process %d: %s",
+                 (int)t->pid, strerror(err));
+        py_runtime_free(rt);
+        return E_PERMISSION;
+      }
+    }
+    if (!target_alive(t)) {
+      snprintf(why, whylen, "process %d exited before a Python runtime could be found",
+               (int)t->pid);
+      if (discovered) py_runtime_free(rt);
+      return t->launched ? E_NOT_PYTHON : E_NO_PROCESS;
+    }
+    if (clock_us() >= deadline) {
+      if (discovered) {
+        snprintf(why, whylen, "process %d: the Python runtime is not initialised",
+                 (int)t->pid);
+        py_runtime_free(rt);
+      } else if (why[0] == '\0') {
+        snprintf(why, whylen, "process %d is not a Python process", (int)t->pid);
+      }
+      return E_NOT_PYTHON;
+    }
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static int where_cb(const struct sample *s, void *ctx) {
+  emit_where_thread(ctx, s);
+  return 0;
+}
+
+static int run_where(const struct options *o) {
+  char why[512] = "";
+  struct target t;
+  enum error_kind kind = target_attach(o->where, &t, why, sizeof why);
+  struct py_runtime rt;
+  if (kind == E_OK) kind = wait_for_python(&t, o->timeout_us, &rt, why, sizeof why);
+  if (kind != E_OK) return error_report(kind, "%s", why);
+
+  struct remote *r = remote_open_pid(t.pid);
+  struct py_walker w;
+  py_walker_init(&w, r, &rt);
+  w.want_idle = true;
+  static struct sample scratch;
+  struct where_emitter e = {stdout, isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL, -1};
+  emit_where_process(&e, &rt);
+  int n = py_walk_all(&w, &scratch, where_cb, &e);
+  fputc('\n', stdout);
+  py_walker_free(&w);
+  remote_close(r);
+  py_runtime_free(&rt);
+  if (n < 0) return error_report(E_NO_PROCESS, "process %d: its interpreter could not be read",
+                                 (int)t.pid);
+  return fflush(stdout) == 0 ? 0 : error_status(E_OUTPUT);
+}
+
+static int run_sampler(const struct options *o) {
+  char why[512] = "";
+  FILE *out = stdout;
+  if (o->output != NULL && (out = fopen(o->output, "w")) == NULL)
+    return error_report(E_OUTPUT, "cannot open %s: %s", o->output, strerror(errno));
+  static char outbuf[1 << 16];
+  setvbuf(out, outbuf, _IOFBF, sizeof outbuf);
+
+  sampler_install_signals();
+
+  struct target t;
+  enum error_kind kind;
+  uint64_t wait_us = o->timeout_us;
+  if (o->command != NULL) {
+    kind = target_launch(o->command, out == stdout, &t, why, sizeof why);
+    if (wait_us < LAUNCH_MIN_WAIT_US) wait_us = LAUNCH_MIN_WAIT_US;
+  } else {
+    kind = target_attach(o->pid, &t, why, sizeof why);
+  }
+  struct py_runtime rt;
+  if (kind == E_OK) kind = wait_for_python(&t, wait_us, &rt, why, sizeof why);
+  if (kind != E_OK) {
+    target_release(&t);
+    if (out != stdout) fclose(out);
+    return error_report(kind, "%s", why);
+  }
+
+  struct remote *r = remote_open_pid(t.pid);
+  struct py_walker w;
+  py_walker_init(&w, r, &rt);
+
+  emit_text_header(out, o->interval_us, o->sleepless ? "cpu" : "wall", rt.version);
+  struct sampling_stats st;
+  enum loop_end end = sampler_run(&w, &t, o, out, &st);
+  int status = 0;
+  if (end != END_OUTPUT) {
+    emit_text_footer(out, &st);
+    if (fflush(out) != 0) end = END_OUTPUT;
+  }
+  if (end == END_OUTPUT && errno != EPIPE)
+    status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
+
+  if (end == END_TARGET_EXITED) target_wait(&t);
+  else target_release(&t);
+
+  py_walker_free(&w);
+  remote_close(r);
+  py_runtime_free(&rt);
+  if (out != stdout) fclose(out);
+  return status;
+}
+
+int main(int argc, char **argv) {
+  error_progname = "austin";
+  struct options o;
+  enum error_kind kind = cli_parse(argc, argv, 100, &o);
+  if (kind != E_OK) return error_status(kind);
+  return o.where ? run_where(&o) : run_sampler(&o);
+}

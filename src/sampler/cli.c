@@ -1,0 +1,154 @@
+#define _GNU_SOURCE
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "cli.h"
+
+const char *argp_program_version = "austin " AUSTIN_COMPAT_VERSION " (" PACKAGE_STRING ")";
+
+/* Ten minutes is longer than any sensible sampling interval or wait. */
+#define DURATION_MAX_US (3600ull * 1000000ull)
+
+int cli_parse_duration(const char *text, enum duration_units units,
+                       uint64_t bare_unit_us, uint64_t *out_us) {
+  if (text == NULL || *text == '\0' || *text == '-' || *text == '+') return -1;
+  errno = 0;
+  char *end;
+  unsigned long long n = strtoull(text, &end, 10);
+  if (errno != 0 || end == text) return -1;
+  uint64_t scale;
+  if (*end == '\0') scale = bare_unit_us;
+  else if (strcmp(end, "s") == 0) scale = 1000000;
+  else if (strcmp(end, "ms") == 0) scale = 1000;
+  else if (strcmp(end, "us") == 0 && units == UNITS_S_MS_US) scale = 1;
+  else return -1;
+  if (n == 0 || n > DURATION_MAX_US / scale) return -1;
+  *out_us = (uint64_t)n * scale;
+  return 0;
+}
+
+static int parse_pid(const char *text, pid_t *out) {
+  errno = 0;
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || v <= 0 || v > INT_MAX)
+    return -1;
+  *out = (pid_t)v;
+  return 0;
+}
+
+static int parse_seconds(const char *text, uint64_t *out_us) {
+  if (text == NULL || *text == '\0' || *text == '-' || *text == '+') return -1;
+  errno = 0;
+  char *end;
+  unsigned long long n = strtoull(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || n == 0 ||
+      n > DURATION_MAX_US / 1000000)
+    return -1;
+  *out_us = (uint64_t)n * 1000000;
+  return 0;
+}
+
+static const struct argp_option argp_options[] = {
+    {"interval", 'i', "n_us", 0,
+     "Sampling interval in microseconds (default is 100, 10000 for austinp). "
+     "Accepted units: s, ms, us.", 0},
+    {"output", 'o', "FILE", 0, "Specify an output file for the collected samples.", 0},
+    {"pid", 'p', "PID", 0, "Attach to the process with the given PID.", 0},
+    {"sleepless", 's', NULL, 0, "Suppress idle samples to estimate CPU time.", 0},
+    {"timeout", 't', "n_ms", 0,
+     "Start up wait time in milliseconds (default is 100). Accepted units: s, ms.", 0},
+    {"where", 'w', "PID", 0,
+     "Dump the stacks of all the threads within the process with the given PID.", 0},
+    {"exposure", 'x', "n_sec", 0, "Sample for n_sec seconds only.", 0},
+    {0}};
+
+struct parse_state {
+  struct options *o;
+  enum error_kind error;
+};
+
+static error_t bad_value(struct parse_state *ps, char key, const char *arg,
+                         const char *what) {
+  error_report(E_BAD_OPTION, "invalid value '%s' for -%c: %s", arg, key, what);
+  ps->error = E_BAD_OPTION;
+  return EINVAL;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state) {
+  struct parse_state *ps = state->input;
+  struct options *o = ps->o;
+  switch (key) {
+  case 'i':
+    if (cli_parse_duration(arg, UNITS_S_MS_US, 1, &o->interval_us) != 0)
+      return bad_value(ps, key, arg, "expected a positive duration (s, ms, us)");
+    break;
+  case 't':
+    if (cli_parse_duration(arg, UNITS_S_MS, 1000, &o->timeout_us) != 0)
+      return bad_value(ps, key, arg, "expected a positive duration (s, ms)");
+    break;
+  case 'x':
+    if (parse_seconds(arg, &o->exposure_us) != 0)
+      return bad_value(ps, key, arg, "expected a positive number of seconds");
+    break;
+  case 'o':
+    o->output = arg;
+    break;
+  case 'p':
+    if (parse_pid(arg, &o->pid) != 0)
+      return bad_value(ps, key, arg, "expected a process id");
+    break;
+  case 'w':
+    if (parse_pid(arg, &o->where) != 0)
+      return bad_value(ps, key, arg, "expected a process id");
+    break;
+  case 's':
+    o->sleepless = true;
+    break;
+  case ARGP_KEY_ARG:
+    /* The command starts here: everything after it is its own. */
+    o->command = &state->argv[state->next - 1];
+    state->next = state->argc;
+    break;
+  case ARGP_KEY_END:
+    if (o->command == NULL && o->pid == 0 && o->where == 0) {
+      error_report(E_BAD_OPTION, "no command to run and no process to attach to "
+                                 "(see --help)");
+      ps->error = E_BAD_OPTION;
+      return EINVAL;
+    }
+    if ((o->command != NULL) + (o->pid != 0) + (o->where != 0) > 1) {
+      error_report(E_BAD_OPTION, "give only one of a command, -p PID and -w PID");
+      ps->error = E_BAD_OPTION;
+      return EINVAL;
+    }
+    break;
+  default:
+    return ARGP_ERR_UNKNOWN;
+  }
+  return 0;
+}
+
+enum error_kind cli_parse(int argc, char **argv, uint64_t default_interval_us,
+                          struct options *o) {
+  static const char doc[] =
+      "Austin is a frame stack sampler for CPython that is used to extract "
+      "profiling data out of a running Python process that requires no "
+      "instrumentation and has practically no impact on the tracee.";
+  struct argp argp = {argp_options, parse_opt, "command [ARG...]", doc,
+                      NULL, NULL, NULL};
+  memset(o, 0, sizeof *o);
+  o->interval_us = default_interval_us;
+  o->timeout_us = 100000;
+  struct parse_state ps = {o, E_OK};
+  argp_err_exit_status = error_status(E_BAD_OPTION);
+  /* Our own value errors are reported by us, in one line; argp's own
+   * complaints (unknown options) keep argp's wording and status. */
+  error_t rc = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &ps);
+  if (ps.error != E_OK) return ps.error;
+  return rc == 0 ? E_OK : E_BAD_OPTION;
+}

@@ -1,0 +1,617 @@
+/* ELF symbols and sections of one file, read with libelf.
+ *
+ * The file is untrusted (it may come from another container's root): every
+ * offset and size read from it is checked against the size of the file
+ * before use, and libelf is used in ELF_C_READ mode (no mmap, so a file
+ * truncated under us gives a read error instead of SIGBUS). */
+#include "elf_symbols.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Upper bounds on what we accept from a file. */
+#define MAX_LOAD_SEGMENTS 64
+#define MAX_BUILD_ID 64
+#define MAX_PATH_LEN 4096
+
+struct symtab {
+  Elf_Data *syms;      /* converted symbols (gelf_getsym bounds-checks) */
+  const char *strs;    /* string table contents */
+  size_t strs_size;
+  size_t count;
+};
+
+struct load_segment {
+  uint64_t vaddr, offset, filesz;
+};
+
+struct elf_file {
+  int fd;
+  Elf *elf;
+  uint64_t file_size;
+  size_t shstrndx;
+  bool have_shstrndx;
+  struct symtab dynsym, symtab;
+  struct load_segment loads[MAX_LOAD_SEGMENTS];
+  size_t nloads;
+  unsigned char build_id[MAX_BUILD_ID];
+  size_t build_id_len;
+  char *path;
+  char *root;
+  bool is_debug;            /* this is itself a separate debug file */
+  bool debug_tried;         /* the debug file was searched for */
+  struct elf_file *debug;   /* the debug file, once found */
+  char *debug_path;
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* [off, off + size) lies within the file. */
+static bool in_file(const struct elf_file *ef, uint64_t off, uint64_t size) {
+  return off <= ef->file_size && size <= ef->file_size - off;
+}
+
+static char *xstrdup(const char *s) {
+  return s ? strdup(s) : NULL;
+}
+
+/* A NUL-terminated string at `off` in a string table, or NULL. */
+static const char *strtab_at(const char *strs, size_t size, uint64_t off) {
+  if (strs == NULL || off >= size)
+    return NULL;
+  if (memchr(strs + off, '\0', size - off) == NULL)
+    return NULL;
+  return strs + off;
+}
+
+/* Data of a section whose header lies within the file, or NULL. NOBITS
+ * sections (in a debug file made by --only-keep-debug, most are) have no
+ * data. */
+static Elf_Data *section_data(struct elf_file *ef, Elf_Scn *scn,
+                              GElf_Shdr *shdr) {
+  if (shdr->sh_type == SHT_NOBITS || shdr->sh_size == 0)
+    return NULL;
+  if (!in_file(ef, shdr->sh_offset, shdr->sh_size))
+    return NULL;
+  Elf_Data *data = elf_getdata(scn, NULL);
+  if (data == NULL || data->d_buf == NULL)
+    return NULL;
+  return data;
+}
+
+/* Load a symbol table (SHT_SYMTAB or SHT_DYNSYM) and its string table. */
+static void load_symtab(struct elf_file *ef, Elf_Scn *scn, GElf_Shdr *shdr,
+                        struct symtab *out) {
+  if (out->syms != NULL)
+    return; /* a second table of the same kind: keep the first */
+  size_t entsize = gelf_fsize(ef->elf, ELF_T_SYM, 1, EV_CURRENT);
+  if (entsize == 0 || (shdr->sh_entsize != 0 && shdr->sh_entsize != entsize))
+    return;
+  Elf_Scn *strscn = elf_getscn(ef->elf, shdr->sh_link);
+  GElf_Shdr strshdr;
+  if (shdr->sh_link == 0 || strscn == NULL ||
+      gelf_getshdr(strscn, &strshdr) == NULL || strshdr.sh_type != SHT_STRTAB)
+    return;
+  Elf_Data *syms = section_data(ef, scn, shdr);
+  Elf_Data *strs = section_data(ef, strscn, &strshdr);
+  if (syms == NULL || strs == NULL)
+    return;
+  out->syms = syms;
+  out->strs = strs->d_buf;
+  out->strs_size = strs->d_size;
+  out->count = shdr->sh_size / entsize;
+  if (out->count > INT_MAX) /* gelf_getsym takes an int */
+    out->count = INT_MAX;
+}
+
+/* Find NT_GNU_BUILD_ID in a block of notes. */
+static void scan_notes(struct elf_file *ef, Elf_Data *data) {
+  size_t off = 0, next;
+  GElf_Nhdr nhdr;
+  size_t name_off, desc_off;
+  while (off < data->d_size &&
+         (next = gelf_getnote(data, off, &nhdr, &name_off, &desc_off)) > 0) {
+    if (nhdr.n_type == NT_GNU_BUILD_ID && nhdr.n_namesz == 4 &&
+        name_off + 4 <= data->d_size &&
+        memcmp((const char *)data->d_buf + name_off, "GNU", 4) == 0 &&
+        nhdr.n_descsz >= 2 && nhdr.n_descsz <= MAX_BUILD_ID &&
+        desc_off + nhdr.n_descsz <= data->d_size) {
+      memcpy(ef->build_id, (const char *)data->d_buf + desc_off,
+             nhdr.n_descsz);
+      ef->build_id_len = nhdr.n_descsz;
+      return;
+    }
+    if (next <= off)
+      break;
+    off = next;
+  }
+}
+
+static void load_sections(struct elf_file *ef) {
+  size_t shnum;
+  if (elf_getshdrnum(ef->elf, &shnum) != 0)
+    return;
+  if (elf_getshdrstrndx(ef->elf, &ef->shstrndx) == 0 && ef->shstrndx < shnum)
+    ef->have_shstrndx = true;
+  Elf_Scn *scn = NULL;
+  while ((scn = elf_nextscn(ef->elf, scn)) != NULL) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == NULL)
+      continue;
+    if (shdr.sh_type == SHT_DYNSYM) {
+      load_symtab(ef, scn, &shdr, &ef->dynsym);
+    } else if (shdr.sh_type == SHT_SYMTAB) {
+      load_symtab(ef, scn, &shdr, &ef->symtab);
+    } else if (shdr.sh_type == SHT_NOTE && ef->build_id_len == 0) {
+      Elf_Data *data = section_data(ef, scn, &shdr);
+      if (data != NULL)
+        scan_notes(ef, data);
+    }
+  }
+}
+
+static void load_segments(struct elf_file *ef) {
+  size_t phnum;
+  if (elf_getphdrnum(ef->elf, &phnum) != 0)
+    return;
+  for (size_t i = 0; i < phnum; i++) {
+    GElf_Phdr phdr;
+    if (gelf_getphdr(ef->elf, (int)i, &phdr) == NULL)
+      break;
+    if (phdr.p_type == PT_LOAD && phdr.p_filesz > 0 &&
+        ef->nloads < MAX_LOAD_SEGMENTS &&
+        phdr.p_vaddr <= UINT64_MAX - phdr.p_filesz) {
+      /* Only the part of the segment backed by the file. */
+      uint64_t filesz = phdr.p_filesz;
+      if (!in_file(ef, phdr.p_offset, 0))
+        continue;
+      if (filesz > ef->file_size - phdr.p_offset)
+        filesz = ef->file_size - phdr.p_offset;
+      if (filesz == 0)
+        continue;
+      ef->loads[ef->nloads++] = (struct load_segment){
+          .vaddr = phdr.p_vaddr, .offset = phdr.p_offset, .filesz = filesz};
+    } else if (phdr.p_type == PT_NOTE && ef->build_id_len == 0 &&
+               phdr.p_filesz > 0 && in_file(ef, phdr.p_offset, phdr.p_filesz)) {
+      /* Files without section headers still have their notes here. */
+      Elf_Data *data = elf_getdata_rawchunk(ef->elf, (int64_t)phdr.p_offset,
+                                            phdr.p_filesz, ELF_T_NHDR);
+      if (data != NULL && data->d_buf != NULL)
+        scan_notes(ef, data);
+    }
+  }
+}
+
+static struct elf_file *open_internal(const char *path, const char *root,
+                                      bool is_debug) {
+  if (path == NULL)
+    return NULL;
+  if (elf_version(EV_CURRENT) == EV_NONE)
+    return NULL;
+  /* O_NONBLOCK: do not hang on a FIFO; no effect on a regular file. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return NULL;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < EI_NIDENT) {
+    close(fd);
+    return NULL;
+  }
+  struct elf_file *ef = calloc(1, sizeof *ef);
+  if (ef == NULL) {
+    close(fd);
+    return NULL;
+  }
+  ef->fd = fd;
+  ef->file_size = (uint64_t)st.st_size;
+  ef->is_debug = is_debug;
+  ef->path = xstrdup(path);
+  ef->root = xstrdup(root ? root : "");
+  ef->elf = elf_begin(fd, ELF_C_READ, NULL);
+  if (ef->path == NULL || ef->root == NULL || ef->elf == NULL ||
+      elf_kind(ef->elf) != ELF_K_ELF || gelf_getclass(ef->elf) == ELFCLASSNONE) {
+    elf_file_close(ef);
+    return NULL;
+  }
+  GElf_Ehdr ehdr;
+  if (gelf_getehdr(ef->elf, &ehdr) == NULL) {
+    elf_file_close(ef);
+    return NULL;
+  }
+  load_sections(ef);
+  load_segments(ef);
+  return ef;
+}
+
+struct elf_file *elf_file_open(const char *path, const char *root) {
+  return open_internal(path, root, false);
+}
+
+void elf_file_close(struct elf_file *ef) {
+  if (ef == NULL)
+    return;
+  if (ef->debug != NULL)
+    elf_file_close(ef->debug);
+  if (ef->elf != NULL)
+    elf_end(ef->elf);
+  if (ef->fd >= 0)
+    close(ef->fd);
+  free(ef->debug_path);
+  free(ef->path);
+  free(ef->root);
+  free(ef);
+}
+
+/* ---- sections --------------------------------------------------------- */
+
+/* The section named `name` and its header, or NULL. */
+static Elf_Scn *find_section(struct elf_file *ef, const char *name,
+                             GElf_Shdr *shdr) {
+  if (!ef->have_shstrndx)
+    return NULL;
+  Elf_Scn *scn = NULL;
+  while ((scn = elf_nextscn(ef->elf, scn)) != NULL) {
+    if (gelf_getshdr(scn, shdr) == NULL)
+      continue;
+    /* elf_strptr checks the offset against the string table. */
+    const char *sname = elf_strptr(ef->elf, ef->shstrndx, shdr->sh_name);
+    if (sname != NULL && strcmp(sname, name) == 0)
+      return scn;
+  }
+  return NULL;
+}
+
+int elf_file_section(struct elf_file *ef, const char *name, uint64_t *addr,
+                     uint64_t *size) {
+  GElf_Shdr shdr;
+  if (ef == NULL || name == NULL || find_section(ef, name, &shdr) == NULL)
+    return -1;
+  if (addr != NULL)
+    *addr = shdr.sh_addr;
+  if (size != NULL)
+    *size = shdr.sh_size;
+  return 0;
+}
+
+/* ---- separate debug file ---------------------------------------------- */
+
+static uint32_t crc32_table[256];
+
+static void crc32_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++)
+      c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    crc32_table[i] = c;
+  }
+}
+
+/* The CRC-32 (IEEE 802.3, as in zlib) of a whole file, as .gnu_debuglink
+ * stores it. -1 if the file cannot be read. */
+static int file_crc32(const char *path, uint32_t *out) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, crc32_init);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return -1;
+  }
+  unsigned char buf[65536];
+  uint32_t crc = 0xFFFFFFFFu;
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      close(fd);
+      return -1;
+    }
+    if (n == 0)
+      break;
+    for (ssize_t i = 0; i < n; i++)
+      crc = crc32_table[(crc ^ buf[i]) & 0xFF] ^ (crc >> 8);
+  }
+  close(fd);
+  *out = crc ^ 0xFFFFFFFFu;
+  return 0;
+}
+
+/* Open `path` as the debug file of `ef` if it is one: an ELF file whose
+ * build id (when both have one) matches, and with a symbol table. */
+static bool try_debug(struct elf_file *ef, const char *path) {
+  struct elf_file *dbg = open_internal(path, ef->root, true);
+  if (dbg == NULL)
+    return false;
+  if (ef->build_id_len > 0 && dbg->build_id_len > 0 &&
+      (ef->build_id_len != dbg->build_id_len ||
+       memcmp(ef->build_id, dbg->build_id, ef->build_id_len) != 0)) {
+    elf_file_close(dbg);
+    return false;
+  }
+  if (dbg->symtab.syms == NULL) {
+    elf_file_close(dbg);
+    return false;
+  }
+  ef->debug = dbg;
+  ef->debug_path = xstrdup(path);
+  if (ef->debug_path == NULL) {
+    elf_file_close(dbg);
+    ef->debug = NULL;
+    return false;
+  }
+  return true;
+}
+
+static bool try_debug_crc(struct elf_file *ef, const char *path,
+                          uint32_t crc) {
+  uint32_t actual;
+  if (access(path, R_OK) != 0 || file_crc32(path, &actual) != 0 ||
+      actual != crc)
+    return false;
+  return try_debug(ef, path);
+}
+
+static bool find_debug_by_build_id(struct elf_file *ef) {
+  if (ef->build_id_len < 2)
+    return false;
+  char hex[2 * MAX_BUILD_ID + 1];
+  for (size_t i = 0; i < ef->build_id_len; i++)
+    snprintf(hex + 2 * i, 3, "%02x", ef->build_id[i]);
+  char path[MAX_PATH_LEN];
+  int n = snprintf(path, sizeof path, "%s/usr/lib/debug/.build-id/%.2s/%s.debug",
+                   ef->root, hex, hex + 2);
+  if (n < 0 || (size_t)n >= sizeof path)
+    return false;
+  return try_debug(ef, path);
+}
+
+static bool find_debug_by_link(struct elf_file *ef) {
+  GElf_Shdr shdr;
+  Elf_Scn *scn = find_section(ef, ".gnu_debuglink", &shdr);
+  if (scn == NULL)
+    return false;
+  Elf_Data *data = section_data(ef, scn, &shdr);
+  if (data == NULL)
+    return false;
+  /* The contents: the file name, NUL, padding to 4 bytes, then the CRC in
+   * the byte order of the file. */
+  const char *buf = data->d_buf;
+  const char *nul = memchr(buf, '\0', data->d_size);
+  if (nul == NULL || nul == buf)
+    return false;
+  size_t crc_off = ((size_t)(nul - buf) + 1 + 3) & ~(size_t)3;
+  if (crc_off + 4 > data->d_size)
+    return false;
+  unsigned char c[4];
+  memcpy(c, buf + crc_off, 4);
+  GElf_Ehdr ehdr;
+  if (gelf_getehdr(ef->elf, &ehdr) == NULL)
+    return false;
+  uint32_t crc = ehdr.e_ident[EI_DATA] == ELFDATA2MSB
+                     ? (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 |
+                           (uint32_t)c[2] << 8 | c[3]
+                     : (uint32_t)c[3] << 24 | (uint32_t)c[2] << 16 |
+                           (uint32_t)c[1] << 8 | c[0];
+  const char *name = buf;
+  /* A plain file name only: the file is untrusted. */
+  if (strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+      strcmp(name, "..") == 0)
+    return false;
+
+  /* The directory of the file, as given (it may include the root). */
+  char dir[MAX_PATH_LEN];
+  const char *slash = strrchr(ef->path, '/');
+  if (slash == NULL) {
+    snprintf(dir, sizeof dir, ".");
+  } else {
+    size_t len = (size_t)(slash - ef->path);
+    if (len >= sizeof dir)
+      return false;
+    memcpy(dir, ef->path, len);
+    dir[len] = '\0';
+  }
+  /* The same directory inside the root, for <root>/usr/lib/debug/<dir>:
+   * strip the root prefix if the path carries it. */
+  const char *indir = dir;
+  size_t rootlen = strlen(ef->root);
+  if (rootlen > 0 && strncmp(dir, ef->root, rootlen) == 0 &&
+      (dir[rootlen] == '/' || dir[rootlen] == '\0'))
+    indir = dir + rootlen;
+
+  char path[MAX_PATH_LEN];
+  int n;
+  n = snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (n > 0 && (size_t)n < sizeof path && strcmp(path, ef->path) != 0 &&
+      try_debug_crc(ef, path, crc))
+    return true;
+  n = snprintf(path, sizeof path, "%s/.debug/%s", dir, name);
+  if (n > 0 && (size_t)n < sizeof path && try_debug_crc(ef, path, crc))
+    return true;
+  if (indir[0] == '/') {
+    n = snprintf(path, sizeof path, "%s/usr/lib/debug%s/%s", ef->root, indir,
+                 name);
+    if (n > 0 && (size_t)n < sizeof path && try_debug_crc(ef, path, crc))
+      return true;
+  }
+  return false;
+}
+
+/* The debug file, searched for once. */
+static struct elf_file *get_debug(struct elf_file *ef) {
+  if (ef->is_debug)
+    return NULL;
+  if (!ef->debug_tried) {
+    ef->debug_tried = true;
+    if (!find_debug_by_build_id(ef))
+      find_debug_by_link(ef);
+  }
+  return ef->debug;
+}
+
+const char *elf_file_debug_path(struct elf_file *ef) {
+  return ef ? ef->debug_path : NULL;
+}
+
+/* ---- symbols ---------------------------------------------------------- */
+
+static int symtab_lookup(const struct symtab *t, const char *name,
+                         uint64_t *value, uint64_t *size) {
+  if (t->syms == NULL)
+    return -1;
+  for (size_t i = 1; i < t->count; i++) {
+    GElf_Sym sym;
+    if (gelf_getsym(t->syms, (int)i, &sym) == NULL)
+      break;
+    if (sym.st_shndx == SHN_UNDEF)
+      continue;
+    int type = GELF_ST_TYPE(sym.st_info);
+    if (type == STT_SECTION || type == STT_FILE)
+      continue;
+    const char *sname = strtab_at(t->strs, t->strs_size, sym.st_name);
+    if (sname == NULL || strcmp(sname, name) != 0)
+      continue;
+    if (value != NULL)
+      *value = sym.st_value;
+    if (size != NULL)
+      *size = sym.st_size;
+    return 0;
+  }
+  return -1;
+}
+
+int elf_file_symbol(struct elf_file *ef, const char *name, uint64_t *value,
+                    uint64_t *size) {
+  if (ef == NULL || name == NULL || name[0] == '\0')
+    return -1;
+  if (symtab_lookup(&ef->dynsym, name, value, size) == 0 ||
+      symtab_lookup(&ef->symtab, name, value, size) == 0)
+    return 0;
+  struct elf_file *dbg = get_debug(ef);
+  if (dbg != NULL && symtab_lookup(&dbg->symtab, name, value, size) == 0)
+    return 0;
+  return -1;
+}
+
+static int symtab_each_function(const struct symtab *t, elf_symbol_cb cb,
+                                void *ctx) {
+  if (t->syms == NULL)
+    return 0;
+  for (size_t i = 1; i < t->count; i++) {
+    GElf_Sym sym;
+    if (gelf_getsym(t->syms, (int)i, &sym) == NULL)
+      break;
+    if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_size == 0 ||
+        sym.st_shndx == SHN_UNDEF)
+      continue;
+    const char *sname = strtab_at(t->strs, t->strs_size, sym.st_name);
+    if (sname == NULL || sname[0] == '\0')
+      continue;
+    int rc = cb(sname, sym.st_value, sym.st_size, ctx);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+int elf_file_each_function(struct elf_file *ef, elf_symbol_cb cb, void *ctx) {
+  if (ef == NULL || cb == NULL)
+    return -1;
+  int rc = symtab_each_function(&ef->dynsym, cb, ctx);
+  if (rc == 0)
+    rc = symtab_each_function(&ef->symtab, cb, ctx);
+  struct elf_file *dbg = get_debug(ef);
+  if (rc == 0 && dbg != NULL)
+    rc = symtab_each_function(&dbg->symtab, cb, ctx);
+  return rc;
+}
+
+/* ---- contents and load bias ------------------------------------------- */
+
+int elf_file_read(struct elf_file *ef, uint64_t addr, void *buf, size_t len) {
+  if (ef == NULL || (buf == NULL && len > 0))
+    return -1;
+  for (size_t i = 0; i < ef->nloads; i++) {
+    const struct load_segment *s = &ef->loads[i];
+    if (addr < s->vaddr || addr - s->vaddr > s->filesz ||
+        len > s->filesz - (addr - s->vaddr))
+      continue;
+    uint64_t off = s->offset + (addr - s->vaddr);
+    if (!in_file(ef, off, len) || off > (uint64_t)INT64_MAX)
+      return -1;
+    size_t done = 0;
+    while (done < len) {
+      ssize_t n = pread(ef->fd, (char *)buf + done, len - done,
+                        (off_t)(off + done));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return -1;
+      done += (size_t)n;
+    }
+    return 0;
+  }
+  return -1;
+}
+
+/* How a segment is mapped: the loader (kernel or ld.so) maps the file
+ * pages of a PT_LOAD segment at page granularity,
+ *
+ *     mmap(PAGE_DOWN(bias + p_vaddr), ..., offset = PAGE_DOWN(p_offset))
+ *
+ * which works because p_vaddr and p_offset are congruent modulo the page
+ * size. Within the segment, the byte at file offset o is at run-time
+ * address bias + p_vaddr + (o - p_offset); this holds for the page-rounded
+ * start too, and for any later piece of the segment that became a mapping
+ * of its own (mprotect of RELRO splits the mapping). The mapping begins
+ * with the byte at file offset map_offset, at address map_start, so
+ *
+ *     map_start = bias + p_vaddr + (map_offset - p_offset)
+ *     bias      = map_start - (p_vaddr - (p_offset - map_offset))
+ *
+ * The segment is the one whose page-rounded file range
+ * [PAGE_DOWN(p_offset), PAGE_UP(p_offset + p_filesz)) holds map_offset.
+ * When two segments share a page, a mapping that starts on that page is
+ * the mapping of the later segment (the earlier one's mapping starts on an
+ * earlier page), so the segment with the greatest start wins. */
+int elf_file_load_bias(struct elf_file *ef, uint64_t map_start,
+                       uint64_t map_offset, uint64_t *bias) {
+  if (ef == NULL)
+    return -1;
+  long ps = sysconf(_SC_PAGESIZE);
+  uint64_t page = ps > 0 ? (uint64_t)ps : 4096;
+  const struct load_segment *best = NULL;
+  uint64_t best_start = 0;
+  for (size_t i = 0; i < ef->nloads; i++) {
+    const struct load_segment *s = &ef->loads[i];
+    uint64_t start = s->offset & ~(page - 1);
+    uint64_t end = s->offset + s->filesz; /* no overflow: within the file */
+    if (end > UINT64_MAX - (page - 1))
+      continue;
+    end = (end + page - 1) & ~(page - 1);
+    if (map_offset < start || map_offset >= end)
+      continue;
+    if (best == NULL || start > best_start) {
+      best = s;
+      best_start = start;
+    }
+  }
+  if (best == NULL)
+    return -1;
+  /* Unsigned arithmetic wraps like the addresses do. */
+  if (bias != NULL)
+    *bias = map_start - (best->vaddr - (best->offset - map_offset));
+  return 0;
+}

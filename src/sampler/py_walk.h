@@ -1,0 +1,44 @@
+/* The walker: interpreters -> threads -> frames, one sample per thread.
+ *
+ * Reads only through the remote, with every chain bounded: a cycle, a bad
+ * pointer or an absurd value ends the thread's sample as invalid. */
+#ifndef PY_WALK_H
+#define PY_WALK_H
+
+#include <stdbool.h>
+
+#include "py_code.h"
+#include "py_discover.h"
+#include "remote.h"
+#include "sample.h"
+#include "thread_ids.h"
+
+#define PY_WALK_MAX_INTERPRETERS 256
+#define PY_WALK_MAX_THREADS 8192
+
+struct py_walker {
+  struct remote *r;
+  const struct py_runtime *rt;
+  struct py_code_cache codes;
+  struct thread_ids tids;
+  bool want_idle;          /* read each thread's scheduler state */
+};
+
+/* Called for every thread; a non-zero return stops the walk. */
+typedef int (*py_sample_cb)(const struct sample *s, void *ctx);
+
+void py_walker_init(struct py_walker *w, struct remote *r,
+                    const struct py_runtime *rt);
+void py_walker_free(struct py_walker *w);
+
+/* True when the runtime has at least one interpreter with a thread. */
+bool py_walker_ready(struct py_walker *w);
+
+/* Sample every thread of every interpreter into `s` (scratch space the
+ * caller owns; it is large) and call cb for each. Returns the number of
+ * threads sampled, or -1 when the runtime itself cannot be read (the
+ * process is gone or its memory is not what we expect). */
+int py_walk_all(struct py_walker *w, struct sample *s, py_sample_cb cb,
+                void *ctx);
+
+#endif

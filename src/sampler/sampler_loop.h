@@ -1,0 +1,38 @@
+/* The sampling loop: walk, emit, sleep; statistics for the footer. */
+#ifndef SAMPLER_LOOP_H
+#define SAMPLER_LOOP_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "py_walk.h"
+#include "target.h"
+
+struct sampling_stats {
+  uint64_t start_us, duration_us;
+  uint64_t rounds;          /* sampling rounds (one per interval) */
+  uint64_t long_rounds;     /* rounds that took longer than the interval */
+  uint64_t min_us, max_us, total_us; /* duration of a round */
+  uint64_t samples;         /* thread samples */
+  uint64_t invalid;         /* thread samples that could not be read fully */
+};
+
+/* Set by the signal handlers: the loop ends at the next round. */
+extern volatile sig_atomic_t sampler_stop_requested;
+
+/* Install handlers for SIGINT, SIGTERM and SIGHUP that request a stop, and
+ * ignore SIGPIPE (a closed output is seen as a write error). */
+void sampler_install_signals(void);
+
+/* Why the loop ended. */
+enum loop_end { END_TARGET_EXITED, END_EXPOSURE, END_SIGNAL, END_OUTPUT, END_UNREADABLE };
+
+/* Sample until the target ends, the exposure expires or a signal comes. */
+enum loop_end sampler_run(struct py_walker *w, struct target *t,
+                          const struct options *o, FILE *out,
+                          struct sampling_stats *st);
+
+#endif

@@ -1,0 +1,132 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "target.h"
+
+enum error_kind target_launch(char **argv, bool quiet_stdout, struct target *t,
+                              char *why, size_t whylen) {
+  int pipefd[2];
+  memset(t, 0, sizeof *t);
+  /* The child reports an exec failure through a close-on-exec pipe: EOF
+   * means the exec succeeded. */
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    snprintf(why, whylen, "pipe: %s", strerror(errno));
+    return E_INTERNAL;
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    snprintf(why, whylen, "fork: %s", strerror(errno));
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return E_INTERNAL;
+  }
+  if (pid == 0) {
+    close(pipefd[0]);
+    if (quiet_stdout) {
+      int null = open("/dev/null", O_WRONLY);
+      if (null >= 0) dup2(null, STDOUT_FILENO);
+    }
+    signal(SIGPIPE, SIG_DFL);
+    execvp(argv[0], argv);
+    int err = errno;
+    if (write(pipefd[1], &err, sizeof err) < 0) _exit(127);
+    _exit(127);
+  }
+  close(pipefd[1]);
+  int err = 0;
+  ssize_t n;
+  do n = read(pipefd[0], &err, sizeof err);
+  while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  if (n == (ssize_t)sizeof err) {
+    waitpid(pid, NULL, 0);
+    snprintf(why, whylen, "cannot run '%s': %s", argv[0], strerror(err));
+    if (err == ENOENT || err == ENOTDIR) return E_COMMAND_NOT_FOUND;
+    if (err == EACCES || err == EPERM) return E_PERMISSION;
+    return E_INTERNAL;
+  }
+  t->pid = pid;
+  t->launched = true;
+  return E_OK;
+}
+
+enum error_kind target_attach(pid_t pid, struct target *t, char *why,
+                              size_t whylen) {
+  memset(t, 0, sizeof *t);
+  t->pid = pid;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d", (int)pid);
+  if (access(path, F_OK) != 0) {
+    snprintf(why, whylen, "no such process: %d", (int)pid);
+    return E_NO_PROCESS;
+  }
+  return E_OK;
+}
+
+static bool is_zombie(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return true;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  return p == NULL || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
+bool target_alive(struct target *t) {
+  if (t->exited) return false;
+  if (t->launched) {
+    int status;
+    pid_t r = waitpid(t->pid, &status, WNOHANG);
+    if (r == t->pid) {
+      t->exited = true;
+      t->wait_status = status;
+      return false;
+    }
+    return r == 0;
+  }
+  if (kill(t->pid, 0) != 0 && errno == ESRCH) {
+    t->exited = true;
+    return false;
+  }
+  if (is_zombie(t->pid)) {
+    t->exited = true;
+    return false;
+  }
+  return true;
+}
+
+void target_release(struct target *t) {
+  if (!t->launched || t->exited || t->pid <= 0) return;
+  kill(t->pid, SIGTERM);
+  /* Give it a second to go, then insist. */
+  for (int i = 0; i < 100; i++) {
+    if (waitpid(t->pid, &t->wait_status, WNOHANG) == t->pid) {
+      t->exited = true;
+      return;
+    }
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  kill(t->pid, SIGKILL);
+  waitpid(t->pid, &t->wait_status, 0);
+  t->exited = true;
+}
+
+void target_wait(struct target *t) {
+  if (!t->launched || t->exited) return;
+  while (waitpid(t->pid, &t->wait_status, 0) < 0 && errno == EINTR) {
+  }
+  t->exited = true;
+}

@@ -1,0 +1,54 @@
+/* Option values: durations as Austin 3.7 accepts them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+
+static void interval_units(void **state) {
+  (void)state;
+  uint64_t us;
+  assert_int_equal(cli_parse_duration("100", UNITS_S_MS_US, 1, &us), 0);
+  assert_int_equal(us, 100);
+  assert_int_equal(cli_parse_duration("250us", UNITS_S_MS_US, 1, &us), 0);
+  assert_int_equal(us, 250);
+  assert_int_equal(cli_parse_duration("10ms", UNITS_S_MS_US, 1, &us), 0);
+  assert_int_equal(us, 10000);
+  assert_int_equal(cli_parse_duration("2s", UNITS_S_MS_US, 1, &us), 0);
+  assert_int_equal(us, 2000000);
+}
+
+static void timeout_units(void **state) {
+  (void)state;
+  uint64_t us;
+  /* A bare timeout is in milliseconds; microseconds are not a unit of -t. */
+  assert_int_equal(cli_parse_duration("100", UNITS_S_MS, 1000, &us), 0);
+  assert_int_equal(us, 100000);
+  assert_int_equal(cli_parse_duration("3s", UNITS_S_MS, 1000, &us), 0);
+  assert_int_equal(us, 3000000);
+  assert_int_equal(cli_parse_duration("5us", UNITS_S_MS, 1000, &us), -1);
+}
+
+static void rejects_garbage(void **state) {
+  (void)state;
+  uint64_t us = 42;
+  const char *bad[] = {"", "foo", "-3", "+3", "0", "0ms", "10 ms", "10m",
+                       "1.5ms", "ms", "99999999999999999999", "3600001s"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    assert_int_equal(cli_parse_duration(bad[i], UNITS_S_MS_US, 1, &us), -1);
+    assert_int_equal(us, 42); /* untouched on error */
+  }
+  assert_int_equal(cli_parse_duration(NULL, UNITS_S_MS_US, 1, &us), -1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(interval_units),
+      cmocka_unit_test(timeout_units),
+      cmocka_unit_test(rejects_garbage),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
