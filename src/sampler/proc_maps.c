@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proc_maps.h"
@@ -23,6 +24,7 @@ static int parse_line(const char *line, struct proc_map *m) {
   m->start = start;
   m->end = end;
   m->offset = offset;
+  m->inode = inode;
   memcpy(m->perms, perms, sizeof m->perms);
   m->path = NULL;
   if (path_at > 0 && line[path_at] == '/') {
@@ -124,4 +126,37 @@ void proc_maps_free(struct proc_maps *m) {
 const char *proc_path_in_root(pid_t pid, const char *path, char *buf, size_t size) {
   snprintf(buf, size, "/proc/%d/root%s", (int)pid, path);
   return buf;
+}
+
+static int same_inode(const char *path, uint64_t inode) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_ino == inode;
+}
+
+const char *proc_map_open_path(pid_t pid, const struct proc_map *m, char *buf,
+                               size_t size) {
+  if (m->path == NULL) return NULL;
+
+  /* The kernel prints maps paths relative to the reader's root: for a
+   * target chrooted below our root they carry that root's prefix, which
+   * we strip to reach the file through the target's own root. */
+  char link[64], root[4096];
+  snprintf(link, sizeof link, "/proc/%d/root", (int)pid);
+  ssize_t n = readlink(link, root, sizeof root - 1);
+  if (n > 1) {
+    root[n] = '\0';
+    size_t rlen = (size_t)n;
+    if (strncmp(m->path, root, rlen) == 0 && m->path[rlen] == '/') {
+      proc_path_in_root(pid, m->path + rlen, buf, size);
+      if (same_inode(buf, m->inode)) return buf;
+    }
+  }
+  proc_path_in_root(pid, m->path, buf, size);
+  if (same_inode(buf, m->inode)) return buf;
+  /* Not reachable by name from the target's root (another mount
+   * namespace whose mounts we cannot see): the kernel's own link. */
+  snprintf(buf, size, "/proc/%d/map_files/%llx-%llx", (int)pid,
+           (unsigned long long)m->start, (unsigned long long)m->end);
+  if (same_inode(buf, m->inode)) return buf;
+  return NULL;
 }

@@ -8,6 +8,7 @@
 
 struct proc_map {
   uint64_t start, end, offset;
+  uint64_t inode;
   char perms[5];  /* "r-xp" */
   char *path;     /* as the target sees it; NULL for anonymous mappings */
 };
@@ -31,5 +32,13 @@ void proc_maps_free(struct proc_maps *m);
  * `path` (through /proc/PID/root, so that targets in another mount
  * namespace or chroot are read from their own root). Writes into buf. */
 const char *proc_path_in_root(pid_t pid, const char *path, char *buf, size_t size);
+
+/* A path through which we can open the file behind a mapping, always
+ * through the target's root: /proc/PID/root/<path in the target's root>
+ * (maps paths of a target chrooted below us carry the chroot's prefix,
+ * which is stripped), else /proc/PID/map_files/START-END; each checked to
+ * be the mapped file by its inode. NULL if none is. */
+const char *proc_map_open_path(pid_t pid, const struct proc_map *m, char *buf,
+                               size_t size);
 
 #endif

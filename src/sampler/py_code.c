@@ -106,6 +106,9 @@ struct py_code *py_code_get(struct py_code_cache *c, struct remote *r,
     code_free(fresh);
     return NULL;
   }
+  /* 3.12+ runs some calls (__init__ cleanup) through a trampoline code
+   * object of its own; tracebacks do not show it and neither do we. */
+  fresh->hidden = strcmp(fresh->filename, "<shim>") == 0;
   if (evict(c, code) != 0) {
     code_free(fresh);
     return NULL;

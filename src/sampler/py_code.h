@@ -9,6 +9,7 @@
 #ifndef PY_CODE_H
 #define PY_CODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,7 @@ struct py_code {
   int firstlineno;
   char *filename;
   char *name;            /* co_qualname from 3.11, co_name before */
+  bool hidden;           /* an interpreter trampoline, not user code */
   uint8_t *linetable;
   size_t linetable_len;
   uint64_t last_offset;  /* one-entry memo of the last lookup */

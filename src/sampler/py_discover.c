@@ -106,7 +106,7 @@ static int try_candidate(pid_t pid, const struct proc_maps *maps,
 
   char root[64], open_path[PATH_MAX + 64];
   snprintf(root, sizeof root, "/proc/%d/root", (int)pid);
-  proc_path_in_root(pid, path, open_path, sizeof open_path);
+  if (proc_map_open_path(pid, m, open_path, sizeof open_path) == NULL) return -1;
 
   struct elf_file *ef = elf_file_open(open_path, root);
   if (ef == NULL) return -1;

@@ -107,6 +107,7 @@ static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
         s->invalid = true;
         break;
       }
+      if (code->hidden) goto next;
       struct linetable_location loc;
       if (py_code_locate(code, l, instruction_offset(l, fr, code_addr), &loc) != 0)
         loc = (struct linetable_location){0, 0, -1, -1};
@@ -114,6 +115,7 @@ static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
           code->filename, code->name, loc.line, loc.end_line, loc.column,
           loc.end_column};
     }
+  next:
     if (previous == frame) {
       s->invalid = true;
       break;
