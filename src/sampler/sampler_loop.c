@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <sys/prctl.h>
 #include <string.h>
 
 #include "clock.h"
@@ -58,10 +59,17 @@ enum loop_end sampler_run(struct py_walker *w, struct target *t,
   struct round rd = {out, o->sleepless, false, st};
   enum loop_end end;
 
+  /* The default timer slack (50 us) would stretch every sleep at short
+   * intervals: ask the kernel to wake us as close to the deadline as it can. */
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+
   memset(st, 0, sizeof *st);
   st->min_us = UINT64_MAX;
   st->start_us = clock_us();
   uint64_t last = st->start_us - o->interval_us;
+  /* Rounds start on a fixed grid, so that the wake-up latency of each sleep
+   * does not add up; after a stall we resume on the grid, not in a burst. */
+  uint64_t next = st->start_us;
   w->want_idle = o->sleepless;
 
   for (;;) {
@@ -92,7 +100,9 @@ enum loop_end sampler_run(struct py_walker *w, struct target *t,
       end = END_TARGET_EXITED;
       break;
     }
-    if (done < now + o->interval_us) clock_sleep_until(now + o->interval_us);
+    next += o->interval_us;
+    if (next <= done) next = done + o->interval_us - (done - next) % o->interval_us;
+    clock_sleep_until(next);
   }
   st->duration_us = clock_us() - st->start_us;
   if (st->min_us == UINT64_MAX) st->min_us = 0;
