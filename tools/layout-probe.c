@@ -123,6 +123,11 @@ int main(void) {
   FIELD(frame_instr, offsetof(PyFrameObject, f_lasti));
   ABSENT(frame_owner);
   ABSENT(frame_is_entry);
+#if PY_VERSION_HEX < 0x030A0000
+  FIELD(frame_state, offsetof(PyFrameObject, f_executing));
+#else
+  FIELD(frame_state, offsetof(PyFrameObject, f_state));
+#endif
 #else
   FIELD(frame_size, sizeof(_PyInterpreterFrame));
   FIELD(frame_previous, offsetof(_PyInterpreterFrame, previous));
@@ -139,6 +144,7 @@ int main(void) {
 #else
   ABSENT(frame_is_entry);
 #endif
+  ABSENT(frame_state);
 #endif
 
   /* PyCodeObject */
@@ -195,6 +201,7 @@ int main(void) {
   DBG(frame_instr, interpreter_frame.instr_ptr);
   DBG(frame_owner, interpreter_frame.owner);
   DBG_ABSENT(frame_is_entry);
+  DBG_ABSENT(frame_state);
   DBG(code_size, code_object.size);
   DBG(code_filename, code_object.filename);
   DBG(code_name, code_object.name);

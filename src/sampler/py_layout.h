@@ -52,6 +52,7 @@ enum frame_model {
   X(frame_instr)    /* f_lasti, prev_instr or instr_ptr */                  \
   X(frame_owner)                                                            \
   X(frame_is_entry) /* 3.11 */                                              \
+  X(frame_state)    /* before 3.11: f_executing (3.8, 3.9), f_state (3.10) */ \
   /* PyCodeObject */                                                        \
   X(code_size)                                                              \
   X(code_filename)                                                          \

@@ -74,11 +74,36 @@ static bool is_python_frame(const struct py_layout *l, const uint8_t *fr) {
   return owner < 3;
 }
 
+/* Can this frame be the last of a thread's chain? 3.11 marks the first
+ * frame of each evaluation-loop entry (a resumed generator's too, but a
+ * thread never starts in one); 3.12+ pushes a shim frame with owner 3 or
+ * more there, and 3.15 also ends every chain on a sentinel base frame. */
+static bool is_chain_bottom(const struct py_layout *l, const uint8_t *fr) {
+  switch (l->frames) {
+  case FRAMES_INTERP_311:
+    return fr[l->frame_is_entry] != 0 && fr[l->frame_owner] == 0;
+  case FRAMES_INTERP_312:
+  case FRAMES_INTERP_313:
+    return fr[l->frame_owner] >= 3;
+  default:
+    return true;
+  }
+}
+
+/* Before 3.11 a frame says whether it is executing: every frame of a live
+ * chain below the innermost is. One that is not (a generator that yielded,
+ * a frame that returned) means the chain changed under us. */
+static bool is_executing(const struct py_layout *l, const uint8_t *fr) {
+  if (l->frame_state < 0) return true;
+  int8_t state = (int8_t)fr[l->frame_state];
+  return l->frames == FRAMES_OBJECT_LINETABLE ? state == 0 : state != 0;
+}
+
 /* Walk one thread's frame chain into s (leaf first, reversed at the end). */
 static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
   const struct py_layout *l = &w->rt->layout;
   int32_t offs[] = {l->frame_previous, l->frame_code, l->frame_instr,
-                    l->frame_owner, l->frame_is_entry};
+                    l->frame_owner, l->frame_is_entry, l->frame_state};
   size_t len = (size_t)max_offset(offs, sizeof offs / sizeof *offs) + 8;
   uint8_t fr[512];
   if (len > sizeof fr) {
@@ -87,6 +112,7 @@ static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
   }
 
   unsigned visited = 0;
+  bool terminated = false; /* the chain ended on an entry/sentinel frame */
   while (frame != 0) {
     if (++visited > 4 * SAMPLE_MAX_FRAMES || s->nframes == SAMPLE_MAX_FRAMES) {
       s->truncated = s->invalid = true;
@@ -100,6 +126,13 @@ static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
     uint64_t code_addr = u64_at(fr, l->frame_code);
     /* 3.14+ tags the executable reference in its low bits. */
     if (l->frames == FRAMES_INTERP_313) code_addr &= ~(uint64_t)3;
+    terminated = is_chain_bottom(l, fr);
+    /* The innermost frame may be entering or leaving: only the frames
+     * below it must be executing. */
+    if (visited > 1 && !is_executing(l, fr)) {
+      s->invalid = true;
+      break;
+    }
 
     if (is_python_frame(l, fr) && code_addr != 0) {
       struct py_code *code = py_code_get(&w->codes, w->r, w->rt, code_addr);
@@ -109,8 +142,11 @@ static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
       }
       if (code->hidden) goto next;
       struct linetable_location loc;
-      if (py_code_locate(code, l, instruction_offset(l, fr, code_addr), &loc) != 0)
-        loc = (struct linetable_location){0, 0, -1, -1};
+      int64_t offset = instruction_offset(l, fr, code_addr);
+      /* A frame that has not run its first instruction, or one at an
+       * instruction without a line, is where its function starts. */
+      if (offset < 0 || py_code_locate(code, l, offset, &loc) != 0 || loc.line <= 0)
+        loc = (struct linetable_location){code->firstlineno, code->firstlineno, -1, -1};
       s->frames[s->nframes++] = (struct sample_frame){
           code->filename, code->name, loc.line, loc.end_line, loc.column,
           loc.end_column};
@@ -122,6 +158,11 @@ static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
     }
     frame = previous;
   }
+  /* From 3.11 every chain ends on the frame that entered the evaluation
+   * loop: a chain that stops anywhere else was cut while we read it (a
+   * generator that yielded, a frame that returned). */
+  if (!s->invalid && l->frames >= FRAMES_INTERP_311 && visited > 0 && !terminated)
+    s->invalid = true;
 
   for (unsigned i = 0, j = s->nframes ? s->nframes - 1 : 0; i < j; i++, j--) {
     struct sample_frame t = s->frames[i];
@@ -169,13 +210,16 @@ int py_walk_all(struct py_walker *w, struct sample *s, py_sample_cb cb,
       s->tid = native_tid(w, tstate);
       s->nframes = 0;
       s->invalid = s->truncated = false;
+      uint64_t next = u64_at(tstate, l->tstate_next);
+      /* A thread state whose thread has not started yet has no id. */
+      if (s->tid == 0) goto next_thread;
       s->idle = w->want_idle && thread_is_idle(w->rt->pid, s->tid);
       walk_frames(w, top_frame(w, tstate), s);
       nthreads++;
       int stop = cb(s, ctx);
       py_code_cache_sweep(&w->codes);
       if (stop) return nthreads;
-      uint64_t next = u64_at(tstate, l->tstate_next);
+    next_thread:
       if (next == thread) break;
       thread = next;
     }

@@ -36,6 +36,9 @@ static int on_sample(const struct sample *s, void *ctx) {
   rd->st->samples++;
   if (s->invalid) rd->st->invalid++;
   if (rd->sleepless && s->idle) return 0;
+  /* A thread with no Python frame (not started, or finishing) has nothing
+   * to attribute its time to. */
+  if (s->nframes == 0 && !s->invalid) return 0;
   emit_text_sample(rd->out, s);
   if (ferror(rd->out)) {
     rd->write_failed = true;

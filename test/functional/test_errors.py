@@ -1,0 +1,147 @@
+"""Command line and error statuses (interpreter-independent unless noted)."""
+
+import glob
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import assert_one_line_error, assert_running_untraced, run_austin
+
+NO_PROCESS, NOT_PYTHON, PERMISSION, UNSUPPORTED = 10, 11, 12, 13
+BAD_OPTION, COMMAND_NOT_FOUND = 64, 127
+
+TEST_USER = "austin-fntest"
+
+
+def test_version(austin_bin):
+    res = run_austin(["-V"])
+    assert res.returncode == 0, res
+    assert re.match(r"^austin 3\.7\.0(\s.*)?$", res.stdout.split("\n")[0]), res
+    res2 = run_austin(["--version"])
+    assert res2.returncode == 0 and res2.stdout == res.stdout, res2
+
+
+@pytest.mark.parametrize("opt", ["-?", "--help"])
+def test_help(austin_bin, opt):
+    res = run_austin([opt])
+    assert res.returncode == 0, res
+    for long_opt in ("--interval", "--timeout", "--exposure", "--output", "--pid",
+                     "--sleepless", "--where", "--version", "--help", "--usage"):
+        assert long_opt in res.stdout, "%s missing from %s output:\n%s" % (long_opt, opt, res.stdout)
+
+
+def test_usage(austin_bin):
+    res = run_austin(["--usage"])
+    assert res.returncode == 0, res
+    assert res.stdout.startswith("Usage: austin"), res
+    for short in ("-i", "-p", "-w", "-x"):
+        assert short in res.stdout, res
+
+
+def test_no_such_process(austin_bin, unused_pid):
+    pid = unused_pid()
+    res = run_austin(["-p", pid, "-x", "1"], timeout=30)
+    assert_one_line_error(res, NO_PROCESS)
+    assert res.stdout == "", res
+
+
+def test_where_no_such_process(austin_bin, unused_pid):
+    res = run_austin(["-w", unused_pid()], timeout=30)
+    assert_one_line_error(res, NO_PROCESS)
+    assert res.stdout == "", res
+
+
+def test_not_python(austin_bin, procs):
+    proc = procs.start(["sleep", "100"])
+    time.sleep(0.1)
+    res = run_austin(["-t", "500", "-p", proc.pid], timeout=30)
+    assert_one_line_error(res, NOT_PYTHON)
+    assert res.stdout == "", res
+    assert res.elapsed < 5, "took %.1f s with -t 500" % res.elapsed
+    assert_running_untraced(proc)
+
+
+def test_launch_not_python(austin_bin):
+    res = run_austin(["-t", "500", "sleep", "3"], timeout=30)
+    assert_one_line_error(res, NOT_PYTHON)
+    assert res.stdout == "", res
+
+
+@pytest.fixture(scope="module")
+def test_user():
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create an unprivileged user")
+    created = False
+    if subprocess.run(["id", "-u", TEST_USER], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        "--user-group", TEST_USER], check=True)
+        created = True
+    yield TEST_USER
+    if created:
+        subprocess.run(["userdel", TEST_USER], check=False)
+
+
+def _user_can_run_austin(user, austin):
+    return subprocess.run(["runuser", "-u", user, "--", "test", "-x", austin]).returncode == 0
+
+
+@pytest.mark.parametrize("mode", ["-p", "-w"])
+def test_permission_denied(austin_bin, any_interp, procs, test_user, mode):
+    if not _user_can_run_austin(test_user, austin_bin):
+        pytest.skip("user %s cannot execute %s (directory permissions)" % (test_user, austin_bin))
+    if any_interp.root is not None:
+        pytest.skip("needs a host interpreter")
+    proc = procs.start(any_interp.command("target_wait.py", 30), stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == str(proc.pid).encode()
+    args = [mode, proc.pid] + (["-x", "1"] if mode == "-p" else [])
+    res = run_austin(args, timeout=30, user=test_user)
+    assert_one_line_error(res, PERMISSION)
+    assert res.stdout == "", res
+    assert_running_untraced(proc)
+
+
+def _old_python():
+    root = os.environ.get("PYENV_ROOT") or "/root/.pyenv"
+    for minor in ("3.7", "3.6"):
+        for exe in sorted(glob.glob(os.path.join(root, "versions", minor + ".*", "bin", "python" + minor))):
+            if os.access(exe, os.X_OK):
+                return exe
+    return None
+
+
+def test_unsupported_version(austin_bin, procs):
+    exe = _old_python()
+    if exe is None:
+        pytest.skip("no CPython 3.6 or 3.7 under pyenv to attach to")
+    target = os.path.join(os.path.dirname(__file__), "..", "targets", "target_wait.py")
+    proc = procs.start([exe, target, "30"], stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == str(proc.pid).encode()
+    res = run_austin(["-t", "1000", "-p", proc.pid, "-x", "1"], timeout=30)
+    assert_one_line_error(res, UNSUPPORTED)
+    assert res.stdout == "", res
+    assert_running_untraced(proc)
+
+
+@pytest.mark.parametrize("cmd", ["/nonexistent/cmd", "austin-no-such-command-xyz"])
+def test_command_not_found(austin_bin, cmd):
+    res = run_austin([cmd], timeout=30)
+    assert_one_line_error(res, COMMAND_NOT_FOUND)
+    assert res.stdout == "", res
+
+
+@pytest.mark.parametrize("args", [
+    ["-i", "foo"],
+    ["-i", "10xs"],
+    ["-x", "-3"],
+    ["-t", "bar"],
+    ["--interval=foo"],
+    ["-p", "notapid"],
+])
+def test_bad_option_value(austin_bin, args):
+    res = run_austin(args + ["/bin/true"], timeout=30)
+    assert_one_line_error(res, BAD_OPTION)
+    assert res.stdout == "", res
