@@ -74,8 +74,19 @@ static enum error_kind wait_for_python(struct target *t, uint64_t timeout_us,
   }
 }
 
+/* Where mode: at most this many looks for a dump in which every thread's
+ * stack could be read to its end (busy threads move while we read). */
+#define WHERE_ATTEMPTS 5
+
+struct where_dump {
+  struct where_emitter e;
+  unsigned invalid;
+};
+
 static int where_cb(const struct sample *s, void *ctx) {
-  emit_where_thread(ctx, s);
+  struct where_dump *d = ctx;
+  d->invalid += s->invalid;
+  emit_where_thread(&d->e, s);
   return 0;
 }
 
@@ -92,15 +103,33 @@ static int run_where(const struct options *o) {
   py_walker_init(&w, r, &rt);
   w.want_idle = true;
   static struct sample scratch;
-  struct where_emitter e = {stdout, isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL, -1};
-  emit_where_process(&e, &rt);
-  int n = py_walk_all(&w, &scratch, where_cb, &e);
-  fputc('\n', stdout);
+  bool color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+
+  char *text = NULL;
+  size_t len = 0;
+  int n = -1;
+  for (int attempt = 0; attempt < WHERE_ATTEMPTS; attempt++) {
+    free(text);
+    text = NULL;
+    FILE *mem = open_memstream(&text, &len);
+    if (mem == NULL) break;
+    struct where_dump d = {{mem, color, -1}, 0};
+    emit_where_process(&d.e, &rt);
+    n = py_walk_all(&w, &scratch, where_cb, &d);
+    fputc('\n', mem);
+    fclose(mem);
+    if (n < 0 || d.invalid == 0) break;
+  }
   py_walker_free(&w);
   remote_close(r);
   py_runtime_free(&rt);
-  if (n < 0) return error_report(E_NO_PROCESS, "process %d: its interpreter could not be read",
-                                 (int)t.pid);
+  if (n < 0) {
+    free(text);
+    return error_report(E_NO_PROCESS, "process %d: its interpreter could not be read",
+                        (int)t.pid);
+  }
+  if (text != NULL) fwrite(text, 1, len, stdout);
+  free(text);
   return fflush(stdout) == 0 ? 0 : error_status(E_OUTPUT);
 }
 

@@ -1,6 +1,7 @@
 """Where mode (-w PID): every thread listed with its frames.  Every interpreter."""
 
 import re
+import time
 
 from conftest import assert_running_untraced, marks, run_austin, wait_ids
 
@@ -73,12 +74,21 @@ def test_where_busy_threads(austin_bin, interp, procs, tmp_path):
     ids = wait_ids(host_ids, proc)
     mk = marks(BUSY)
     n = interp.name
-    res = run_austin(["-w", proc.pid], timeout=30)
-    # Busy threads move: only the frames that are always there have a known line.
-    check_where(res, ids, {
+    expected = {
         "main": [("<module>", path, mk["main_call"]), ("main", path, mk["run_busy_call"]),
                  ("run_busy", path, None)],
         "worker": [(n("Worker.run"), path, None)],
         "sleeper": [("sleeper", path, mk["sleeper_sleep"])],
-    })
+    }
+    # The ids file is written just before the main thread enters run_busy:
+    # a dump taken in between rightly shows write_ids. Look again a few
+    # times; every dump must be well formed, and one must show run_busy.
+    for attempt in range(10):
+        res = run_austin(["-w", proc.pid], timeout=30)
+        assert res.returncode == 0, res
+        if "write_ids" not in res.stdout or attempt == 9:
+            break
+        time.sleep(0.1)
+    # Busy threads move: only the frames that are always there have a known line.
+    check_where(res, ids, expected)
     assert_running_untraced(proc)
