@@ -105,9 +105,11 @@ int main(void) {
 #if PY_VERSION_HEX >= 0x030B0000
   FIELD(tstate_native_thread_id, offsetof(PyThreadState, native_thread_id));
   FIELD(tstate_datastack_chunk, offsetof(PyThreadState, datastack_chunk));
+  FIELD(tstate_datastack_top, offsetof(PyThreadState, datastack_top));
 #else
   ABSENT(tstate_native_thread_id);
   ABSENT(tstate_datastack_chunk);
+  ABSENT(tstate_datastack_top);
 #endif
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
   FIELD(cframe_current_frame, offsetof(_PyCFrame, current_frame));
@@ -194,6 +196,7 @@ int main(void) {
   DBG(tstate_thread_id, thread_state.thread_id);
   DBG(tstate_native_thread_id, thread_state.native_thread_id);
   DBG(tstate_datastack_chunk, thread_state.datastack_chunk);
+  DBG_ABSENT(tstate_datastack_top);
   DBG_ABSENT(cframe_current_frame);
   DBG(frame_size, interpreter_frame.size);
   DBG(frame_previous, interpreter_frame.previous);

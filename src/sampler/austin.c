@@ -40,7 +40,11 @@ static enum error_kind wait_for_python(struct target *t, uint64_t timeout_us,
       struct remote *r = remote_open_pid(t->pid);
       if (r == NULL) return E_INTERNAL;
       struct py_walker w;
-      py_walker_init(&w, r, rt);
+      if (py_walker_init(&w, r, rt) != 0) {
+        py_walker_free(&w);
+        remote_close(r);
+        return E_INTERNAL;
+      }
       bool ready = py_walker_ready(&w);
       int err = errno;
       py_walker_free(&w);
@@ -100,7 +104,8 @@ static int run_where(const struct options *o) {
 
   struct remote *r = remote_open_pid(t.pid);
   struct py_walker w;
-  py_walker_init(&w, r, &rt);
+  if (r == NULL || py_walker_init(&w, r, &rt) != 0)
+    return error_report(E_INTERNAL, "out of memory");
   w.want_idle = true;
   static struct sample scratch;
   bool color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
@@ -162,7 +167,10 @@ static int run_sampler(const struct options *o) {
 
   struct remote *r = remote_open_pid(t.pid);
   struct py_walker w;
-  py_walker_init(&w, r, &rt);
+  if (r == NULL || py_walker_init(&w, r, &rt) != 0) {
+    target_release(&t);
+    return error_report(E_INTERNAL, "out of memory");
+  }
 
   emit_text_header(out, o->interval_us, o->sleepless ? "cpu" : "wall", rt.version);
   struct sampling_stats st;

@@ -52,8 +52,7 @@ static uint64_t field_u64(const uint8_t *head, int32_t off) {
   return v;
 }
 
-/* The part of a code object we look at: up to the last field we need. */
-static size_t head_length(const struct py_layout *l) {
+size_t py_code_head_length(const struct py_layout *l) {
   int32_t fields[] = {l->object_type,    l->code_filename, l->code_name,
                       l->code_qualname,  l->code_firstlineno,
                       l->code_linetable};
@@ -63,13 +62,10 @@ static size_t head_length(const struct py_layout *l) {
   return (size_t)max + 8;
 }
 
-struct py_code *py_code_get(struct py_code_cache *c, struct remote *r,
-                            const struct py_runtime *rt, uint64_t addr) {
+struct py_code *py_code_from_head(struct py_code_cache *c, struct remote *r,
+                                  const struct py_runtime *rt, uint64_t addr,
+                                  const uint8_t *head) {
   const struct py_layout *l = &rt->layout;
-  uint8_t head[1024];
-  size_t len = head_length(l);
-  if (len > sizeof head || remote_read(r, addr, head, len) != 0) return NULL;
-
   if (rt->code_type_addr != 0 &&
       field_u64(head, l->object_type) != rt->code_type_addr)
     return NULL;

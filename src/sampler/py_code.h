@@ -44,11 +44,18 @@ struct py_code_cache {
 void py_code_cache_init(struct py_code_cache *c);
 void py_code_cache_free(struct py_code_cache *c);
 
-/* The code object at addr, from the cache or read now. NULL when addr does
- * not hold a readable code object. The entry stays valid until the next
- * py_code_cache_sweep. */
-struct py_code *py_code_get(struct py_code_cache *c, struct remote *r,
-                            const struct py_runtime *rt, uint64_t addr);
+/* How many bytes of a code object's head identify it (its type, names,
+ * first line and line table pointers). */
+size_t py_code_head_length(const struct py_layout *l);
+
+/* The code object at addr, given the bytes of its head already read (so
+ * that the heads of a whole stack can be read in one go): from the cache
+ * when it still holds the same names and table, else read now. NULL when
+ * addr does not hold a readable code object. The entry stays valid until
+ * the next py_code_cache_sweep. */
+struct py_code *py_code_from_head(struct py_code_cache *c, struct remote *r,
+                                  const struct py_runtime *rt, uint64_t addr,
+                                  const uint8_t *head);
 
 /* Free the entries evicted since the last sweep (after a sample has been
  * emitted). */

@@ -44,6 +44,7 @@ enum frame_model {
   X(tstate_thread_id)                                                       \
   X(tstate_native_thread_id)                                                \
   X(tstate_datastack_chunk)                                                 \
+  X(tstate_datastack_top) /* 3.11+: first free word of the current chunk */ \
   X(cframe_current_frame) /* 3.11, 3.12 */                                  \
   /* frames: PyFrameObject (3.8-3.10) or _PyInterpreterFrame */             \
   X(frame_size)                                                             \

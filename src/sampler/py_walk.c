@@ -1,17 +1,34 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include "py_walk.h"
 
-void py_walker_init(struct py_walker *w, struct remote *r,
-                    const struct py_runtime *rt) {
+int py_walker_init(struct py_walker *w, struct remote *r,
+                   const struct py_runtime *rt) {
   memset(w, 0, sizeof *w);
   w->r = r;
   w->rt = rt;
   py_code_cache_init(&w->codes);
   thread_ids_init(&w->tids, rt->pid);
+  w->head_len = py_code_head_length(&rt->layout);
+  w->refs = calloc(SAMPLE_MAX_FRAMES, sizeof *w->refs);
+  w->heads = calloc(REMOTE_IOV_MAX, w->head_len);
+  if (rt->layout.tstate_datastack_top >= 0) w->chunk = malloc(PY_WALK_CHUNK_MAX);
+  return w->refs != NULL && w->heads != NULL &&
+                 (w->chunk != NULL || rt->layout.tstate_datastack_top < 0)
+             ? 0
+             : -1;
 }
 
-void py_walker_free(struct py_walker *w) { py_code_cache_free(&w->codes); }
+void py_walker_free(struct py_walker *w) {
+  py_code_cache_free(&w->codes);
+  free(w->refs);
+  free(w->heads);
+  free(w->chunk);
+  w->refs = NULL;
+  w->heads = NULL;
+  w->chunk = NULL;
+}
 
 static uint64_t u64_at(const uint8_t *buf, int32_t off) {
   uint64_t v;
@@ -39,18 +56,6 @@ bool py_walker_ready(struct py_walker *w) {
   if (interp == 0) return false;
   remote_read_u64(w->r, interp + w->rt->layout.interp_threads_head, &head);
   return head != 0;
-}
-
-/* The address of the thread's innermost frame, from its thread state. */
-static uint64_t top_frame(struct py_walker *w, const uint8_t *tstate) {
-  const struct py_layout *l = &w->rt->layout;
-  uint64_t frame = u64_at(tstate, l->tstate_frame);
-  if (l->frames == FRAMES_INTERP_311 || l->frames == FRAMES_INTERP_312) {
-    uint64_t cframe = frame;
-    frame = 0;
-    if (cframe != 0) remote_read_u64(w->r, cframe + l->cframe_current_frame, &frame);
-  }
-  return frame;
 }
 
 /* Byte offset of the current instruction in the code's bytecode. */
@@ -99,8 +104,59 @@ static bool is_executing(const struct py_layout *l, const uint8_t *fr) {
   return l->frames == FRAMES_OBJECT_LINETABLE ? state == 0 : state != 0;
 }
 
-/* Walk one thread's frame chain into s (leaf first, reversed at the end). */
-static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
+/* From a thread state, the address of the innermost frame and (3.11+) a
+ * copy of the used part of the current data-stack chunk, where most
+ * frames live, so that they cost no further read. The frame pointer of
+ * 3.11 and 3.12 sits in a C-stack structure (cframe): it is fetched in
+ * the same batched read as the chunk. Returns the frame address (0 if
+ * none or unreadable). */
+static uint64_t thread_snapshot(struct py_walker *w, const uint8_t *tstate) {
+  const struct py_layout *l = &w->rt->layout;
+  uint64_t frame = u64_at(tstate, l->tstate_frame);
+  bool via_cframe = l->frames == FRAMES_INTERP_311 || l->frames == FRAMES_INTERP_312;
+  struct remote_iov iov[2];
+  size_t n = 0;
+  w->chunk_lo = w->chunk_hi = 0;
+
+  uint64_t cframe = frame, current = 0;
+  if (via_cframe) {
+    frame = 0;
+    if (cframe == 0) return 0;
+    iov[n++] = (struct remote_iov){cframe + l->cframe_current_frame, &current,
+                                   sizeof current};
+  }
+  uint64_t lo = 0, hi = 0;
+  if (w->chunk != NULL && l->tstate_datastack_chunk >= 0) {
+    lo = u64_at(tstate, l->tstate_datastack_chunk);
+    hi = u64_at(tstate, l->tstate_datastack_top);
+    if (lo != 0 && hi > lo && hi - lo <= PY_WALK_CHUNK_MAX)
+      iov[n++] = (struct remote_iov){lo, w->chunk, hi - lo};
+  }
+  if (n == 0) return frame;
+  int got = remote_readv(w->r, iov, n);
+  if (via_cframe) {
+    if (got < 1) return 0;
+    frame = current;
+  }
+  if (got == (int)n && iov[n - 1].buf == w->chunk) {
+    w->chunk_lo = lo;
+    w->chunk_hi = hi;
+  }
+  return frame;
+}
+
+/* Read a frame's head: from the chunk copy when it lies there. */
+static int read_frame(struct py_walker *w, uint64_t frame, uint8_t *buf, size_t len) {
+  if (frame >= w->chunk_lo && frame < w->chunk_hi && len <= w->chunk_hi - frame) {
+    memcpy(buf, w->chunk + (frame - w->chunk_lo), len);
+    return 0;
+  }
+  return remote_read(w->r, frame, buf, len);
+}
+
+/* Follow one thread's frame chain, recording its Python frames (leaf
+ * first) in w->refs; returns how many. */
+static unsigned chain_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
   const struct py_layout *l = &w->rt->layout;
   int32_t offs[] = {l->frame_previous, l->frame_code, l->frame_instr,
                     l->frame_owner, l->frame_is_entry, l->frame_state};
@@ -108,19 +164,19 @@ static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
   uint8_t fr[512];
   if (len > sizeof fr) {
     s->invalid = true;
-    return;
+    return 0;
   }
 
-  unsigned visited = 0;
+  unsigned visited = 0, n = 0;
   bool terminated = false; /* the chain ended on an entry/sentinel frame */
   while (frame != 0) {
-    if (++visited > 4 * SAMPLE_MAX_FRAMES || s->nframes == SAMPLE_MAX_FRAMES) {
+    if (++visited > 4 * SAMPLE_MAX_FRAMES || n == SAMPLE_MAX_FRAMES) {
       s->truncated = s->invalid = true;
-      break;
+      return n;
     }
-    if (remote_read(w->r, frame, fr, len) != 0) {
+    if (read_frame(w, frame, fr, len) != 0) {
       s->invalid = true;
-      break;
+      return n;
     }
     uint64_t previous = u64_at(fr, l->frame_previous);
     uint64_t code_addr = u64_at(fr, l->frame_code);
@@ -131,39 +187,65 @@ static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
      * below it must be executing. */
     if (visited > 1 && !is_executing(l, fr)) {
       s->invalid = true;
-      break;
+      return n;
     }
-
-    if (is_python_frame(l, fr) && code_addr != 0) {
-      struct py_code *code = py_code_get(&w->codes, w->r, w->rt, code_addr);
-      if (code == NULL) {
-        s->invalid = true;
-        break;
-      }
-      if (code->hidden) goto next;
-      struct linetable_location loc;
-      int64_t offset = instruction_offset(l, fr, code_addr);
-      /* A frame that has not run its first instruction, or one at an
-       * instruction without a line, is where its function starts. */
-      if (offset < 0 || py_code_locate(code, l, offset, &loc) != 0 || loc.line <= 0)
-        loc = (struct linetable_location){code->firstlineno, code->firstlineno, -1, -1};
-      s->frames[s->nframes++] = (struct sample_frame){
-          code->filename, code->name, loc.line, loc.end_line, loc.column,
-          loc.end_column};
-    }
-  next:
+    if (is_python_frame(l, fr) && code_addr != 0)
+      w->refs[n++] = (struct py_frame_ref){code_addr,
+                                           instruction_offset(l, fr, code_addr)};
     if (previous == frame) {
       s->invalid = true;
-      break;
+      return n;
     }
     frame = previous;
   }
   /* From 3.11 every chain ends on the frame that entered the evaluation
    * loop: a chain that stops anywhere else was cut while we read it (a
    * generator that yielded, a frame that returned). */
-  if (!s->invalid && l->frames >= FRAMES_INTERP_311 && visited > 0 && !terminated)
+  if (l->frames >= FRAMES_INTERP_311 && visited > 0 && !terminated)
     s->invalid = true;
+  return n;
+}
 
+/* Turn recorded frames into sample frames: the heads of their code
+ * objects are read in batches (one system call each), names and line
+ * tables come from the cache. */
+static void resolve_frames(struct py_walker *w, unsigned n, struct sample *s) {
+  const struct py_layout *l = &w->rt->layout;
+  for (unsigned base = 0; base < n; base += REMOTE_IOV_MAX) {
+    unsigned batch = n - base < REMOTE_IOV_MAX ? n - base : REMOTE_IOV_MAX;
+    struct remote_iov iov[REMOTE_IOV_MAX];
+    for (unsigned i = 0; i < batch; i++)
+      iov[i] = (struct remote_iov){w->refs[base + i].code,
+                                   w->heads + i * w->head_len, w->head_len};
+    int got = remote_readv(w->r, iov, batch);
+    for (unsigned i = 0; i < batch; i++) {
+      const struct py_frame_ref *ref = &w->refs[base + i];
+      struct py_code *code =
+          (int)i < got ? py_code_from_head(&w->codes, w->r, w->rt, ref->code,
+                                           w->heads + i * w->head_len)
+                       : NULL;
+      if (code == NULL) {
+        s->invalid = true;
+        return;
+      }
+      if (code->hidden) continue;
+      struct linetable_location loc;
+      /* A frame that has not run its first instruction, or one at an
+       * instruction without a line, is where its function starts. */
+      if (ref->offset < 0 || py_code_locate(code, l, ref->offset, &loc) != 0 ||
+          loc.line <= 0)
+        loc = (struct linetable_location){code->firstlineno, code->firstlineno, -1, -1};
+      s->frames[s->nframes++] = (struct sample_frame){
+          code->filename, code->name, loc.line, loc.end_line, loc.column,
+          loc.end_column};
+    }
+  }
+}
+
+/* Walk one thread's frame chain into s, root first. */
+static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
+  unsigned n = chain_frames(w, frame, s);
+  resolve_frames(w, n, s);
   for (unsigned i = 0, j = s->nframes ? s->nframes - 1 : 0; i < j; i++, j--) {
     struct sample_frame t = s->frames[i];
     s->frames[i] = s->frames[j];
@@ -184,7 +266,8 @@ int py_walk_all(struct py_walker *w, struct sample *s, py_sample_cb cb,
                 void *ctx) {
   const struct py_layout *l = &w->rt->layout;
   int32_t offs[] = {l->tstate_next, l->tstate_frame, l->tstate_thread_id,
-                    l->tstate_native_thread_id};
+                    l->tstate_native_thread_id, l->tstate_datastack_chunk,
+                    l->tstate_datastack_top};
   size_t tlen = (size_t)max_offset(offs, sizeof offs / sizeof *offs) + 8;
   uint8_t tstate[4096];
   if (tlen > sizeof tstate) return -1;
@@ -197,10 +280,10 @@ int py_walk_all(struct py_walker *w, struct sample *s, py_sample_cb cb,
   for (unsigned ni = 0; interp != 0 && ni < PY_WALK_MAX_INTERPRETERS; ni++) {
     int64_t iid = 0;
     uint64_t thread = 0, next_interp = 0;
-    if (remote_read(w->r, interp + l->interp_id, &iid, sizeof iid) != 0 ||
-        remote_read_u64(w->r, interp + l->interp_threads_head, &thread) != 0 ||
-        remote_read_u64(w->r, interp + l->interp_next, &next_interp) != 0)
-      return nthreads ? nthreads : -1;
+    struct remote_iov iov[] = {{interp + l->interp_id, &iid, sizeof iid},
+                               {interp + l->interp_threads_head, &thread, sizeof thread},
+                               {interp + l->interp_next, &next_interp, sizeof next_interp}};
+    if (remote_readv(w->r, iov, 3) != 3) return nthreads ? nthreads : -1;
 
     for (unsigned nt = 0; thread != 0 && nt < PY_WALK_MAX_THREADS; nt++) {
       if (remote_read(w->r, thread, tstate, tlen) != 0) break;
@@ -214,7 +297,7 @@ int py_walk_all(struct py_walker *w, struct sample *s, py_sample_cb cb,
       /* A thread state whose thread has not started yet has no id. */
       if (s->tid == 0) goto next_thread;
       s->idle = w->want_idle && thread_is_idle(w->rt->pid, s->tid);
-      walk_frames(w, top_frame(w, tstate), s);
+      walk_frames(w, thread_snapshot(w, tstate), s);
       nthreads++;
       int stop = cb(s, ctx);
       py_code_cache_sweep(&w->codes);

@@ -16,19 +16,39 @@
 #define PY_WALK_MAX_INTERPRETERS 256
 #define PY_WALK_MAX_THREADS 8192
 
+/* A Python frame found on the chain, before its code object is read. */
+struct py_frame_ref {
+  uint64_t code;
+  int64_t offset;          /* byte offset of the current instruction */
+};
+
 struct py_walker {
   struct remote *r;
   const struct py_runtime *rt;
   struct py_code_cache codes;
   struct thread_ids tids;
   bool want_idle;          /* read each thread's scheduler state */
+  /* Scratch space for one thread: the frames of its chain and the heads
+   * of their code objects, read in batches. */
+  struct py_frame_ref *refs;
+  uint8_t *heads;
+  size_t head_len;
+  /* 3.11+: a copy of the used part of the thread's current data-stack
+   * chunk, where its frames live, taken with one read. */
+  uint8_t *chunk;
+  uint64_t chunk_lo, chunk_hi;
 };
+
+/* Largest data-stack chunk copied in one read; frames beyond are read one
+ * by one. */
+#define PY_WALK_CHUNK_MAX (256u << 10)
 
 /* Called for every thread; a non-zero return stops the walk. */
 typedef int (*py_sample_cb)(const struct sample *s, void *ctx);
 
-void py_walker_init(struct py_walker *w, struct remote *r,
-                    const struct py_runtime *rt);
+/* 0 on success, -1 when out of memory. */
+int py_walker_init(struct py_walker *w, struct remote *r,
+                   const struct py_runtime *rt);
 void py_walker_free(struct py_walker *w);
 
 /* True when the runtime has at least one interpreter with a thread. */

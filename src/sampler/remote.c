@@ -17,9 +17,28 @@ static int live_read(struct remote *r, uint64_t addr, void *buf, size_t len) {
   return -1;
 }
 
+static int live_readv(struct remote *r, const struct remote_iov *iov, size_t n) {
+  struct iovec local[REMOTE_IOV_MAX] = {{0}}, remote[REMOTE_IOV_MAX] = {{0}};
+  if (n > REMOTE_IOV_MAX) n = REMOTE_IOV_MAX;
+  for (size_t i = 0; i < n; i++) {
+    local[i] = (struct iovec){iov[i].buf, iov[i].len};
+    remote[i] = (struct iovec){(void *)(uintptr_t)iov[i].addr, iov[i].len};
+  }
+  ssize_t got = process_vm_readv(r->pid, local, n, remote, n, 0);
+  if (got < 0) return -1;
+  /* The kernel stops at the first range it cannot read. */
+  size_t done = 0, bytes = (size_t)got;
+  while (done < n && bytes >= iov[done].len) bytes -= iov[done++].len;
+  if (done == 0) {
+    errno = EFAULT;
+    return -1;
+  }
+  return (int)done;
+}
+
 static void live_close(struct remote *r) { free(r); }
 
-static const struct remote_ops live_ops = {live_read, live_close};
+static const struct remote_ops live_ops = {live_read, live_readv, live_close};
 
 struct remote *remote_open_pid(pid_t pid) {
   struct remote *r = calloc(1, sizeof *r);
@@ -51,9 +70,16 @@ static int image_read(struct remote *r, uint64_t addr, void *buf, size_t len) {
   return -1;
 }
 
+static int image_readv(struct remote *r, const struct remote_iov *iov, size_t n) {
+  size_t done = 0;
+  while (done < n && image_read(r, iov[done].addr, iov[done].buf, iov[done].len) == 0)
+    done++;
+  return done ? (int)done : -1;
+}
+
 static void image_close(struct remote *r) { free(r); }
 
-static const struct remote_ops image_ops = {image_read, image_close};
+static const struct remote_ops image_ops = {image_read, image_readv, image_close};
 
 struct remote *remote_open_image(const struct remote_range *ranges, size_t n) {
   struct image *im = calloc(1, sizeof *im);
@@ -79,6 +105,22 @@ int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len) {
   }
   r->reads++;
   return r->ops->read(r, addr, buf, len);
+}
+
+int remote_readv(struct remote *r, const struct remote_iov *iov, size_t n) {
+  if (n == 0) return 0;
+  if (n > REMOTE_IOV_MAX) n = REMOTE_IOV_MAX;
+  /* Only the ranges up to the first bad one are asked for. */
+  size_t ok = 0;
+  while (ok < n && iov[ok].addr >= 4096 && iov[ok].len <= REMOTE_READ_MAX &&
+         iov[ok].addr + iov[ok].len >= iov[ok].addr)
+    ok++;
+  if (ok == 0) {
+    errno = EFAULT;
+    return -1;
+  }
+  r->reads++;
+  return r->ops->readv(r, iov, ok);
 }
 
 int remote_read_u64(struct remote *r, uint64_t addr, uint64_t *out) {

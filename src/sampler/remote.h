@@ -17,11 +17,24 @@
 
 struct remote;
 
+/* One range of a batched read. */
+struct remote_iov {
+  uint64_t addr;
+  void *buf;
+  size_t len;
+};
+
+/* At most this many ranges in one batched read. */
+#define REMOTE_IOV_MAX 64
+
 struct remote_ops {
   /* Read exactly len bytes at addr into buf. 0 on success, -1 otherwise
    * with errno set (EFAULT for unmapped memory, ESRCH when the process is
    * gone, EPERM when we may not read it). */
   int (*read)(struct remote *r, uint64_t addr, void *buf, size_t len);
+  /* Read several ranges; returns how many of them, from the first, were
+   * read completely (n on success), or -1 when none could be. */
+  int (*readv)(struct remote *r, const struct remote_iov *iov, size_t n);
   void (*close)(struct remote *r);
 };
 
@@ -48,6 +61,12 @@ void remote_close(struct remote *r);
 /* Bounded, checked read: rejects null addresses and sizes over
  * REMOTE_READ_MAX before asking the implementation. */
 int remote_read(struct remote *r, uint64_t addr, void *buf, size_t len);
+
+/* Batched read of up to REMOTE_IOV_MAX ranges, each bounded as in
+ * remote_read: one system call for a live process. Returns the number of
+ * ranges read completely from the first on (n when all were), -1 when
+ * none could be. */
+int remote_readv(struct remote *r, const struct remote_iov *iov, size_t n);
 
 /* Read a pointer-sized value (the target's pointers are 64-bit here). */
 int remote_read_u64(struct remote *r, uint64_t addr, uint64_t *out);

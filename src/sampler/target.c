@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "target.h"
 
 enum error_kind target_launch(char **argv, bool quiet_stdout, struct target *t,
@@ -100,9 +101,15 @@ bool target_alive(struct target *t) {
     t->exited = true;
     return false;
   }
-  if (is_zombie(t->pid)) {
-    t->exited = true;
-    return false;
+  /* An exited process whose parent has not reaped it still answers
+   * kill(): look at its state, but not at every sample. */
+  uint64_t now = clock_us();
+  if (now - t->zombie_checked_us >= 100000) {
+    t->zombie_checked_us = now;
+    if (is_zombie(t->pid)) {
+      t->exited = true;
+      return false;
+    }
   }
   return true;
 }

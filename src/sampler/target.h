@@ -12,6 +12,7 @@ struct target {
   bool launched;     /* we started it: we reap it */
   bool exited;
   int wait_status;   /* when launched and exited */
+  uint64_t zombie_checked_us; /* last look at /proc/PID/stat */
 };
 
 /* Start argv[0] (searched in PATH) with its stdout sent to /dev/null when
