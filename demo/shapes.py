@@ -37,7 +37,7 @@ def primes(limit):
 
 def background():
     total = 0
-    for _ in range(40):
+    for _ in range(150):
         total += len(primes(60000))
     return total
 
@@ -45,7 +45,7 @@ def background():
 def main():
     worker = threading.Thread(target=background, name="primes")
     worker.start()
-    for _ in range(3):
+    for _ in range(10):
         Mandelbrot(120).render()
     worker.join()
 
