@@ -298,6 +298,15 @@ int py_walk_all(struct py_walker *w, struct sample *s, py_sample_cb cb,
       if (s->tid == 0) goto next_thread;
       s->idle = w->want_idle && thread_is_idle(w->rt->pid, s->tid);
       walk_frames(w, thread_snapshot(w, tstate), s);
+      /* A chain that changed while we read it is read again at once, a
+       * bounded number of times: short calls (a few microseconds) often
+       * return under a reader that follows the chain one frame at a time. */
+      for (unsigned retry = 0; s->invalid && !s->truncated && retry < PY_WALK_RETRIES; retry++) {
+        if (remote_read(w->r, thread, tstate, tlen) != 0) break;
+        s->nframes = 0;
+        s->invalid = false;
+        walk_frames(w, thread_snapshot(w, tstate), s);
+      }
       nthreads++;
       int stop = cb(s, ctx);
       py_code_cache_sweep(&w->codes);

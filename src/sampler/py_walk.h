@@ -15,6 +15,8 @@
 
 #define PY_WALK_MAX_INTERPRETERS 256
 #define PY_WALK_MAX_THREADS 8192
+/* Extra reads of a thread whose chain changed while it was read. */
+#define PY_WALK_RETRIES 2
 
 /* A Python frame found on the chain, before its code object is read. */
 struct py_frame_ref {
