@@ -18,65 +18,7 @@
 #include "py_walk.h"
 #include "sampler_loop.h"
 #include "target.h"
-
-/* A launched interpreter needs time to start: wait at least this long for
- * its runtime, whatever -t says (-t is the wait for an attached one). */
-#define LAUNCH_MIN_WAIT_US 2000000u
-
-/* Wait until the target shows a Python runtime with at least one thread. */
-static enum error_kind wait_for_python(struct target *t, uint64_t timeout_us,
-                                       struct py_runtime *rt, char *why,
-                                       size_t whylen) {
-  uint64_t deadline = clock_us() + timeout_us;
-  bool discovered = false;
-  for (;;) {
-    if (!discovered) {
-      enum error_kind kind = py_discover(t->pid, rt, why, whylen);
-      if (kind == E_OK) discovered = true;
-      else if (kind != E_NOT_PYTHON && !(kind == E_NO_PROCESS && t->launched))
-        return kind;
-    }
-    if (discovered) {
-      struct remote *r = remote_open_pid(t->pid);
-      if (r == NULL) return E_INTERNAL;
-      struct py_walker w;
-      if (py_walker_init(&w, r, rt) != 0) {
-        py_walker_free(&w);
-        remote_close(r);
-        return E_INTERNAL;
-      }
-      bool ready = py_walker_ready(&w);
-      int err = errno;
-      py_walker_free(&w);
-      remote_close(r);
-      if (ready) return E_OK;
-      if (err == EPERM || err == EACCES) {
-        snprintf(why, whylen, "cannot read the memory of process %d: %s",
-                 (int)t->pid, strerror(err));
-        py_runtime_free(rt);
-        return E_PERMISSION;
-      }
-    }
-    if (!target_alive(t)) {
-      snprintf(why, whylen, "process %d exited before a Python runtime could be found",
-               (int)t->pid);
-      if (discovered) py_runtime_free(rt);
-      return t->launched ? E_NOT_PYTHON : E_NO_PROCESS;
-    }
-    if (clock_us() >= deadline) {
-      if (discovered) {
-        snprintf(why, whylen, "process %d: the Python runtime is not initialised",
-                 (int)t->pid);
-        py_runtime_free(rt);
-      } else if (why[0] == '\0') {
-        snprintf(why, whylen, "process %d is not a Python process", (int)t->pid);
-      }
-      return E_NOT_PYTHON;
-    }
-    struct timespec ts = {0, 2 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-}
+#include "target_python.h"
 
 /* Where mode: at most this many looks for a dump in which every thread's
  * stack could be read to its end (busy threads move while we read). */
@@ -99,7 +41,7 @@ static int run_where(const struct options *o) {
   struct target t;
   enum error_kind kind = target_attach(o->where, &t, why, sizeof why);
   struct py_runtime rt;
-  if (kind == E_OK) kind = wait_for_python(&t, o->timeout_us, &rt, why, sizeof why);
+  if (kind == E_OK) kind = target_wait_python(&t, o->timeout_us, &rt, why, sizeof why);
   if (kind != E_OK) return error_report(kind, "%s", why);
 
   struct remote *r = remote_open_pid(t.pid);
@@ -153,12 +95,12 @@ static int run_sampler(const struct options *o) {
   uint64_t wait_us = o->timeout_us;
   if (o->command != NULL) {
     kind = target_launch(o->command, out == stdout, &t, why, sizeof why);
-    if (wait_us < LAUNCH_MIN_WAIT_US) wait_us = LAUNCH_MIN_WAIT_US;
+    if (wait_us < TARGET_LAUNCH_MIN_WAIT_US) wait_us = TARGET_LAUNCH_MIN_WAIT_US;
   } else {
     kind = target_attach(o->pid, &t, why, sizeof why);
   }
   struct py_runtime rt;
-  if (kind == E_OK) kind = wait_for_python(&t, wait_us, &rt, why, sizeof why);
+  if (kind == E_OK) kind = target_wait_python(&t, wait_us, &rt, why, sizeof why);
   if (kind != E_OK) {
     target_release(&t);
     if (out != stdout) fclose(out);
@@ -173,6 +115,7 @@ static int run_sampler(const struct options *o) {
   }
 
   emit_text_header(out, o->interval_us, o->sleepless ? "cpu" : "wall", rt.version);
+  fputc('\n', out);
   struct sampling_stats st;
   enum loop_end end = sampler_run(&w, &t, o, out, &st);
   int status = 0;

@@ -8,7 +8,7 @@ void emit_text_header(FILE *out, uint64_t interval_us, const char *mode,
   fprintf(out, "# austin: %s\n", AUSTIN_COMPAT_VERSION);
   fprintf(out, "# interval: %" PRIu64 "\n", interval_us);
   fprintf(out, "# mode: %s\n", mode);
-  fprintf(out, "# python: %s\n\n", python_version);
+  fprintf(out, "# python: %s\n", python_version);
 }
 
 void emit_text_sample(FILE *out, const struct sample *s) {

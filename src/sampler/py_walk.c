@@ -184,14 +184,23 @@ static unsigned chain_frames(struct py_walker *w, uint64_t frame, struct sample 
     if (l->frames == FRAMES_INTERP_313) code_addr &= ~(uint64_t)3;
     terminated = is_chain_bottom(l, fr);
     /* The innermost frame may be entering or leaving: only the frames
-     * below it must be executing. */
-    if (visited > 1 && !is_executing(l, fr)) {
+     * below it must be executing. But one that is not executing and has no
+     * caller is a generator that yielded (its link is cleared then). */
+    if (!is_executing(l, fr) && (visited > 1 || previous == 0)) {
       s->invalid = true;
       return n;
     }
-    if (is_python_frame(l, fr) && code_addr != 0)
-      w->refs[n++] = (struct py_frame_ref){code_addr,
-                                           instruction_offset(l, fr, code_addr)};
+    if (is_python_frame(l, fr) && code_addr != 0) {
+      /* Before 3.11 each Python call is its own run of the evaluation
+       * loop; 3.11 flags the first frame of a run. */
+      bool entry = l->frames < FRAMES_INTERP_311 ||
+                   (l->frames == FRAMES_INTERP_311 && fr[l->frame_is_entry]);
+      w->refs[n++] = (struct py_frame_ref){
+          code_addr, instruction_offset(l, fr, code_addr), entry};
+    } else if (n > 0 && l->frames >= FRAMES_INTERP_312) {
+      /* 3.12+: a shim frame sits below the first frame of each run. */
+      w->refs[n - 1].entry = true;
+    }
     if (previous == frame) {
       s->invalid = true;
       return n;
@@ -228,7 +237,12 @@ static void resolve_frames(struct py_walker *w, unsigned n, struct sample *s) {
         s->invalid = true;
         return;
       }
-      if (code->hidden) continue;
+      if (code->hidden) {
+        /* A hidden trampoline that starts a run hands the mark to the
+         * frame it called. */
+        if (ref->entry && s->nframes > 0) s->frames[s->nframes - 1].entry = true;
+        continue;
+      }
       struct linetable_location loc;
       /* A frame that has not run its first instruction, or one at an
        * instruction without a line, is where its function starts. */
@@ -237,7 +251,7 @@ static void resolve_frames(struct py_walker *w, unsigned n, struct sample *s) {
         loc = (struct linetable_location){code->firstlineno, code->firstlineno, -1, -1};
       s->frames[s->nframes++] = (struct sample_frame){
           code->filename, code->name, loc.line, loc.end_line, loc.column,
-          loc.end_column};
+          loc.end_column, ref->entry};
     }
   }
 }
@@ -262,61 +276,133 @@ static uint64_t native_tid(struct py_walker *w, const uint8_t *tstate) {
                                  u64_at(tstate, l->tstate_thread_id));
 }
 
-int py_walk_all(struct py_walker *w, struct sample *s, py_sample_cb cb,
-                void *ctx) {
-  const struct py_layout *l = &w->rt->layout;
+/* The part of a thread state we read: up to the last field we need. */
+static size_t tstate_length(const struct py_layout *l) {
   int32_t offs[] = {l->tstate_next, l->tstate_frame, l->tstate_thread_id,
                     l->tstate_native_thread_id, l->tstate_datastack_chunk,
                     l->tstate_datastack_top};
-  size_t tlen = (size_t)max_offset(offs, sizeof offs / sizeof *offs) + 8;
+  return (size_t)max_offset(offs, sizeof offs / sizeof *offs) + 8;
+}
+
+/* Called for each thread state with its head already read; non-zero
+ * stops the iteration. */
+typedef int (*thread_fn)(struct py_walker *w, int64_t iid, uint64_t thread,
+                         const uint8_t *tstate, void *ctx);
+
+/* Every thread state of every interpreter, bounded. Returns the number of
+ * thread states visited, or -1 when the runtime cannot be read. */
+static int each_thread(struct py_walker *w, thread_fn fn, void *ctx) {
+  const struct py_layout *l = &w->rt->layout;
+  size_t tlen = tstate_length(l);
   uint8_t tstate[4096];
   if (tlen > sizeof tstate) return -1;
 
-  uint64_t interp_addr = w->rt->runtime_addr + l->runtime_interpreters_head;
   uint64_t interp;
-  if (remote_read_u64(w->r, interp_addr, &interp) != 0) return -1;
+  if (remote_read_u64(w->r, w->rt->runtime_addr + l->runtime_interpreters_head,
+                      &interp) != 0)
+    return -1;
 
-  int nthreads = 0;
+  int visited = 0;
   for (unsigned ni = 0; interp != 0 && ni < PY_WALK_MAX_INTERPRETERS; ni++) {
     int64_t iid = 0;
     uint64_t thread = 0, next_interp = 0;
     struct remote_iov iov[] = {{interp + l->interp_id, &iid, sizeof iid},
                                {interp + l->interp_threads_head, &thread, sizeof thread},
                                {interp + l->interp_next, &next_interp, sizeof next_interp}};
-    if (remote_readv(w->r, iov, 3) != 3) return nthreads ? nthreads : -1;
+    if (remote_readv(w->r, iov, 3) != 3) return visited ? visited : -1;
 
     for (unsigned nt = 0; thread != 0 && nt < PY_WALK_MAX_THREADS; nt++) {
       if (remote_read(w->r, thread, tstate, tlen) != 0) break;
-      s->pid = w->rt->pid;
-      s->iid = iid;
-      s->tstate = thread;
-      s->tid = native_tid(w, tstate);
-      s->nframes = 0;
-      s->invalid = s->truncated = false;
+      visited++;
+      if (fn(w, iid, thread, tstate, ctx)) return visited;
       uint64_t next = u64_at(tstate, l->tstate_next);
-      /* A thread state whose thread has not started yet has no id. */
-      if (s->tid == 0) goto next_thread;
-      s->idle = w->want_idle && thread_is_idle(w->rt->pid, s->tid);
-      walk_frames(w, thread_snapshot(w, tstate), s);
-      /* A chain that changed while we read it is read again at once, a
-       * bounded number of times: short calls (a few microseconds) often
-       * return under a reader that follows the chain one frame at a time. */
-      for (unsigned retry = 0; s->invalid && !s->truncated && retry < PY_WALK_RETRIES; retry++) {
-        if (remote_read(w->r, thread, tstate, tlen) != 0) break;
-        s->nframes = 0;
-        s->invalid = false;
-        walk_frames(w, thread_snapshot(w, tstate), s);
-      }
-      nthreads++;
-      int stop = cb(s, ctx);
-      py_code_cache_sweep(&w->codes);
-      if (stop) return nthreads;
-    next_thread:
       if (next == thread) break;
       thread = next;
     }
     if (next_interp == interp) break;
     interp = next_interp;
   }
-  return nthreads;
+  return visited;
+}
+
+/* Sample one thread whose state head is in `tstate` into s. Returns false
+ * for a thread that has not started (no id yet): nothing to sample. */
+static bool sample_thread(struct py_walker *w, int64_t iid, uint64_t thread,
+                          uint8_t *tstate, struct sample *s) {
+  s->pid = w->rt->pid;
+  s->iid = iid;
+  s->tstate = thread;
+  s->tid = native_tid(w, tstate);
+  s->nframes = 0;
+  s->invalid = s->truncated = false;
+  if (s->tid == 0) return false;
+  s->idle = w->want_idle && thread_is_idle(w->rt->pid, s->tid);
+  walk_frames(w, thread_snapshot(w, tstate), s);
+  /* A chain that changed while we read it is read again at once, a
+   * bounded number of times: short calls (a few microseconds) often
+   * return under a reader that follows the chain one frame at a time. */
+  size_t tlen = tstate_length(&w->rt->layout);
+  for (unsigned retry = 0; s->invalid && !s->truncated && retry < PY_WALK_RETRIES; retry++) {
+    if (remote_read(w->r, thread, tstate, tlen) != 0) break;
+    s->nframes = 0;
+    s->invalid = false;
+    walk_frames(w, thread_snapshot(w, tstate), s);
+  }
+  return true;
+}
+
+struct all_ctx {
+  struct sample *s;
+  py_sample_cb cb;
+  void *ctx;
+  int sampled;
+};
+
+static int all_fn(struct py_walker *w, int64_t iid, uint64_t thread,
+                  const uint8_t *tstate, void *ctx) {
+  struct all_ctx *a = ctx;
+  uint8_t copy[4096];
+  memcpy(copy, tstate, tstate_length(&w->rt->layout));
+  if (!sample_thread(w, iid, thread, copy, a->s)) return 0;
+  a->sampled++;
+  int stop = a->cb(a->s, a->ctx);
+  py_code_cache_sweep(&w->codes);
+  return stop;
+}
+
+int py_walk_all(struct py_walker *w, struct sample *s, py_sample_cb cb,
+                void *ctx) {
+  struct all_ctx a = {s, cb, ctx, 0};
+  int visited = each_thread(w, all_fn, &a);
+  return visited < 0 ? -1 : a.sampled;
+}
+
+struct list_ctx {
+  struct py_thread_ref *out;
+  int max, n;
+};
+
+static int list_fn(struct py_walker *w, int64_t iid, uint64_t thread,
+                   const uint8_t *tstate, void *ctx) {
+  struct list_ctx *c = ctx;
+  uint64_t tid = native_tid(w, tstate);
+  if (tid == 0) return 0;
+  c->out[c->n++] = (struct py_thread_ref){thread, iid, tid};
+  return c->n == c->max;
+}
+
+int py_walk_list_threads(struct py_walker *w, struct py_thread_ref *out, int max) {
+  struct list_ctx c = {out, max, 0};
+  if (max <= 0) return 0;
+  return each_thread(w, list_fn, &c) < 0 ? -1 : c.n;
+}
+
+int py_walk_thread(struct py_walker *w, const struct py_thread_ref *t,
+                   struct sample *s) {
+  uint8_t tstate[4096];
+  size_t tlen = tstate_length(&w->rt->layout);
+  if (tlen > sizeof tstate || remote_read(w->r, t->tstate, tstate, tlen) != 0)
+    return -1;
+  if (!sample_thread(w, t->iid, t->tstate, tstate, s)) return -1;
+  return 0;
 }

@@ -22,6 +22,7 @@
 struct py_frame_ref {
   uint64_t code;
   int64_t offset;          /* byte offset of the current instruction */
+  bool entry;              /* first frame of an evaluation-loop run */
 };
 
 struct py_walker {
@@ -62,5 +63,22 @@ bool py_walker_ready(struct py_walker *w);
  * process is gone or its memory is not what we expect). */
 int py_walk_all(struct py_walker *w, struct sample *s, py_sample_cb cb,
                 void *ctx);
+
+/* A thread of the target as the interpreter knows it. */
+struct py_thread_ref {
+  uint64_t tstate;  /* address of its PyThreadState */
+  int64_t iid;      /* interpreter id */
+  uint64_t tid;     /* Linux thread id */
+};
+
+/* List the started threads of every interpreter (no frames read).
+ * Returns how many (at most max), or -1 when the runtime is unreadable. */
+int py_walk_list_threads(struct py_walker *w, struct py_thread_ref *out, int max);
+
+/* Sample one thread (its Python frames, root first, with entry marks)
+ * into s. 0 on success, -1 when its state cannot be read. The caller
+ * sweeps the code cache (py_code_cache_sweep) once s has been used. */
+int py_walk_thread(struct py_walker *w, const struct py_thread_ref *t,
+                   struct sample *s);
 
 #endif

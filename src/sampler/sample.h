@@ -13,6 +13,8 @@ struct sample_frame {
   const char *name;
   int line;
   int end_line, column, end_column; /* -1 when unknown */
+  bool entry; /* first Python frame of one run of the evaluation loop (one
+               * C call of _PyEval_EvalFrameDefault): austinp weaves on it */
 };
 
 struct sample {

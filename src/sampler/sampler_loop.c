@@ -17,6 +17,7 @@ void sampler_install_signals(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESTART; /* a write cut by the signal must not look failed */
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);

@@ -88,14 +88,19 @@ static bool is_zombie(pid_t pid) {
 bool target_alive(struct target *t) {
   if (t->exited) return false;
   if (t->launched) {
-    int status;
-    pid_t r = waitpid(t->pid, &status, WNOHANG);
-    if (r == t->pid) {
-      t->exited = true;
-      t->wait_status = status;
-      return false;
-    }
-    return r == 0;
+    /* Look without collecting: when we also trace the child (austinp), the
+     * kernel reports its ptrace stops to this wait as well, and those
+     * belong to the ptrace set. Only an exit is collected here. */
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, t->pid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT) != 0)
+      return errno == EINTR;
+    if (si.si_pid != t->pid) return true;
+    if (si.si_code != CLD_EXITED && si.si_code != CLD_KILLED && si.si_code != CLD_DUMPED)
+      return true;
+    waitpid(t->pid, &t->wait_status, 0);
+    t->exited = true;
+    return false;
   }
   if (kill(t->pid, 0) != 0 && errno == ESRCH) {
     t->exited = true;

@@ -1,0 +1,64 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "py_walk.h"
+#include "target_python.h"
+
+enum error_kind target_wait_python(struct target *t, uint64_t timeout_us,
+                                   struct py_runtime *rt, char *why,
+                                   size_t whylen) {
+  uint64_t deadline = clock_us() + timeout_us;
+  bool discovered = false;
+  for (;;) {
+    if (!discovered) {
+      enum error_kind kind = py_discover(t->pid, rt, why, whylen);
+      if (kind == E_OK) discovered = true;
+      else if (kind != E_NOT_PYTHON && !(kind == E_NO_PROCESS && t->launched))
+        return kind;
+    }
+    if (discovered) {
+      struct remote *r = remote_open_pid(t->pid);
+      if (r == NULL) return E_INTERNAL;
+      struct py_walker w;
+      if (py_walker_init(&w, r, rt) != 0) {
+        py_walker_free(&w);
+        remote_close(r);
+        return E_INTERNAL;
+      }
+      bool ready = py_walker_ready(&w);
+      int err = errno;
+      py_walker_free(&w);
+      remote_close(r);
+      if (ready) return E_OK;
+      if (err == EPERM || err == EACCES) {
+        snprintf(why, whylen, "cannot read the memory of process %d: %s",
+                 (int)t->pid, strerror(err));
+        py_runtime_free(rt);
+        return E_PERMISSION;
+      }
+    }
+    if (!target_alive(t)) {
+      snprintf(why, whylen, "process %d exited before a Python runtime could be found",
+               (int)t->pid);
+      if (discovered) py_runtime_free(rt);
+      return t->launched ? E_NOT_PYTHON : E_NO_PROCESS;
+    }
+    if (clock_us() >= deadline) {
+      if (discovered) {
+        snprintf(why, whylen, "process %d: the Python runtime is not initialised",
+                 (int)t->pid);
+        py_runtime_free(rt);
+      } else if (why[0] == '\0') {
+        snprintf(why, whylen, "process %d is not a Python process", (int)t->pid);
+      }
+      return E_NOT_PYTHON;
+    }
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
