@@ -1,0 +1,299 @@
+/* austinp: Python stacks woven into native stacks.
+ *
+ * Each round, for every thread the interpreter knows: stop it, take its
+ * registers, a copy of the top of its stack and its Python frame chain,
+ * resume it; only then unwind the copy offline, name the native frames
+ * and weave the Python frames in place of the evaluation-loop frames. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "emit_text.h"
+#include "errors.h"
+#include "proc_maps.h"
+#include "ptrace_set.h"
+#include "py_walk.h"
+#include "sampler_loop.h"
+#include "snapshot.h"
+#include "target.h"
+#include "target_python.h"
+#include "unwind.h"
+#include "weave.h"
+
+/* austinp samples every 10 ms by default, as Austin 3.7's does. */
+#define AUSTINP_DEFAULT_INTERVAL_US 10000
+/* How long a thread may take to stop before we give up on it this round. */
+#define STOP_TIMEOUT_US 20000
+#define MAX_THREADS 1024
+#define MAX_NATIVE 512
+#define MAX_WOVEN (MAX_NATIVE + SAMPLE_MAX_FRAMES)
+
+struct austinp {
+  const struct options *o;
+  FILE *out;
+  struct target t;
+  struct py_runtime rt;
+  struct remote *r;
+  struct py_walker w;
+  struct ptrace_set *ps;
+  struct unwinder *u;
+  struct native_snapshot snap;
+  struct sample sample;
+  uint64_t pcs[MAX_NATIVE];
+  struct native_frame native[MAX_NATIVE];
+  struct woven_frame woven[MAX_WOVEN];
+  struct py_thread_ref threads[MAX_THREADS];
+  struct sampling_stats st;
+  uint64_t unwoven; /* samples whose runs and entries did not match */
+  struct proc_maps maps; /* to find where each thread's stack ends */
+  uint64_t maps_read_us;
+};
+
+/* Largest stack slice copied per sample: the main thread of a deep Python
+ * program uses well over 64 KiB of C stack between its entry point and
+ * the evaluation loop; a thread's slice ends at its stack's end anyway. */
+#define STACK_COPY_MAX (512u << 10)
+
+/* One `# map:` line per executable file mapping, so that native
+ * addresses can be resolved later, elsewhere (austinp-resolve). */
+static void emit_maps(FILE *out, pid_t pid) {
+  struct proc_maps maps;
+  if (proc_maps_read(pid, &maps) != 0) return;
+  for (size_t i = 0; i < maps.count; i++) {
+    const struct proc_map *m = &maps.maps[i];
+    if (m->path != NULL && m->perms[2] == 'x')
+      fprintf(out, "# map: %" PRIx64 "-%" PRIx64 " %s\n", m->start, m->end, m->path);
+  }
+  proc_maps_free(&maps);
+}
+
+static void emit_native(FILE *out, const struct native_frame *f) {
+  fprintf(out, ";native@0x%" PRIx64 ":%s:%" PRIu64, f->pc,
+          f->symbol ? f->symbol : "??", f->offset);
+}
+
+/* End of the mapping that holds a thread's stack pointer, so that the
+ * copy goes up to the outermost frame and no further. The maps are read
+ * again when sp falls outside them (new threads), at most every 100 ms. */
+static uint64_t stack_end(struct austinp *a, uint64_t sp) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    for (size_t i = 0; i < a->maps.count; i++)
+      if (sp >= a->maps.maps[i].start && sp < a->maps.maps[i].end)
+        return a->maps.maps[i].end;
+    uint64_t now = clock_us();
+    if (attempt > 0 || now - a->maps_read_us < 100000) break;
+    a->maps_read_us = now;
+    proc_maps_free(&a->maps);
+    if (proc_maps_read(a->t.pid, &a->maps) != 0) break;
+  }
+  return 0;
+}
+
+/* Name the unwound pcs. A return address points after its call: look up
+ * pc - 1 for every frame but the innermost, so that a call at the very
+ * end of a function is not named after the next one. */
+static int name_frames(struct austinp *a, int n, bool *complete) {
+  for (int i = 0; i < n; i++) {
+    /* A return address outside every executable mapping is garbage that
+     * the unwinder took from the stack: the stack ends here, unfinished. */
+    const char *path;
+    uint64_t start, end, bias;
+    if (unwinder_mapping(a->u, a->pcs[i], &path, &start, &end, &bias) != 0) {
+      *complete = false;
+      return i;
+    }
+    struct native_frame *f = &a->native[i];
+    const char *name = NULL;
+    uint64_t offset = 0, lookup = i == 0 ? a->pcs[i] : a->pcs[i] - 1;
+    if (unwinder_symbol(a->u, lookup, &name, &offset) == 0 && i > 0) offset++;
+    *f = (struct native_frame){a->pcs[i], name, name ? offset : 0,
+                               name != NULL && weave_is_eval_symbol(name)};
+  }
+  return n;
+}
+
+static void emit_sample(struct austinp *a, int nnative, bool complete) {
+  const struct sample *s = &a->sample;
+  FILE *out = a->out;
+  fprintf(out, "P%d;T%" PRId64 ":%" PRIu64, (int)s->pid, s->iid, s->tid);
+  int n = s->invalid ? -1
+                     : weave(a->native, nnative, s->frames, (int)s->nframes,
+                             a->woven, MAX_WOVEN);
+  if (n < 0) {
+    /* Not woven: the native stack as it is, marked invalid. */
+    a->unwoven += !s->invalid;
+    for (int i = nnative - 1; i >= 0; i--) emit_native(out, &a->native[i]);
+    fputs(";:INVALID:", out);
+  } else {
+    for (int i = 0; i < n; i++) {
+      const struct woven_frame *f = &a->woven[i];
+      if (f->kind == WOVEN_NATIVE) {
+        emit_native(out, f->native);
+      } else {
+        fprintf(out, ";%s:%s:%d", f->py->filename, f->py->name, f->py->line);
+      }
+    }
+    if (!complete) fputs(";:INVALID:", out);
+  }
+  fprintf(out, " %" PRIu64 "\n", s->metric);
+  a->st.samples++;
+  if (n < 0 || !complete) a->st.invalid++;
+}
+
+/* Stop, snapshot, read the Python chain, resume: the thread is stopped
+ * for this function only. Then unwind, weave and emit. */
+static void sample_thread(struct austinp *a, const struct py_thread_ref *t) {
+  struct user_regs_struct regs;
+  pid_t tid = (pid_t)t->tid;
+  if (ptrace_set_stop(a->ps, tid, &regs, STOP_TIMEOUT_US) != 0) return;
+  int snap_rc = snapshot_take(a->r, tid, &regs, stack_end(a, regs.rsp), STACK_COPY_MAX,
+                              &a->snap);
+  int py_rc = py_walk_thread(&a->w, t, &a->sample);
+  ptrace_set_resume(a->ps, tid);
+
+  if (py_rc != 0) return;
+  if (a->o->sleepless && a->sample.idle) goto done;
+  bool complete = false;
+  int n = snap_rc == 0 ? unwinder_unwind(a->u, &a->snap, a->pcs, MAX_NATIVE, &complete) : 0;
+  if (n < 0) n = 0;
+  n = name_frames(a, n, &complete);
+  emit_sample(a, n, complete && n > 0);
+done:
+  py_code_cache_sweep(&a->w.codes);
+}
+
+static enum loop_end run_loop(struct austinp *a) {
+  const struct options *o = a->o;
+  struct sampling_stats *st = &a->st;
+  memset(st, 0, sizeof *st);
+  st->min_us = UINT64_MAX;
+  st->start_us = clock_us();
+  uint64_t last = st->start_us - o->interval_us, next = st->start_us;
+  a->w.want_idle = o->sleepless;
+  enum loop_end end;
+
+  for (;;) {
+    ptrace_set_poll(a->ps);
+    if (sampler_stop_requested) { end = END_SIGNAL; break; }
+    uint64_t now = clock_us();
+    if (o->exposure_us && now - st->start_us >= o->exposure_us) { end = END_EXPOSURE; break; }
+    if (!target_alive(&a->t)) { end = END_TARGET_EXITED; break; }
+    a->sample.metric = now - last;
+    last = now;
+
+    /* Threads that started since the last round are seized now. */
+    ptrace_set_sync(a->ps);
+    int n = py_walk_list_threads(&a->w, a->threads, MAX_THREADS);
+    for (int i = 0; i < n; i++) sample_thread(a, &a->threads[i]);
+    if (ferror(a->out)) { end = END_OUTPUT; break; }
+
+    uint64_t done = clock_us(), took = done - now;
+    st->rounds++;
+    st->total_us += took;
+    if (took < st->min_us) st->min_us = took;
+    if (took > st->max_us) st->max_us = took;
+    if (took > o->interval_us) st->long_rounds++;
+    next += o->interval_us;
+    if (next <= done) next = done + o->interval_us - (done - next) % o->interval_us;
+    ptrace_set_sleep_until(a->ps, next);
+  }
+  st->duration_us = clock_us() - st->start_us;
+  if (st->min_us == UINT64_MAX) st->min_us = 0;
+  return end;
+}
+
+static int run(const struct options *o) {
+  static struct austinp a;
+  char why[512] = "";
+  a.o = o;
+  a.out = stdout;
+  if (o->output != NULL && (a.out = fopen(o->output, "w")) == NULL)
+    return error_report(E_OUTPUT, "cannot open %s: %s", o->output, strerror(errno));
+  static char outbuf[1 << 16];
+  setvbuf(a.out, outbuf, _IOFBF, sizeof outbuf);
+  signal(SIGPIPE, SIG_IGN);
+
+  enum error_kind kind;
+  uint64_t wait_us = o->timeout_us;
+  if (o->command != NULL) {
+    kind = target_launch(o->command, a.out == stdout, &a.t, why, sizeof why);
+    if (wait_us < TARGET_LAUNCH_MIN_WAIT_US) wait_us = TARGET_LAUNCH_MIN_WAIT_US;
+  } else {
+    kind = target_attach(o->pid, &a.t, why, sizeof why);
+  }
+  if (kind == E_OK) kind = target_wait_python(&a.t, wait_us, &a.rt, why, sizeof why);
+  if (kind != E_OK) {
+    target_release(&a.t);
+    return error_report(kind, "%s", why);
+  }
+
+  a.r = remote_open_pid(a.t.pid);
+  a.ps = ptrace_set_new(a.t.pid);
+  a.u = unwinder_new(a.t.pid);
+  if (a.r == NULL || a.ps == NULL || a.u == NULL || py_walker_init(&a.w, a.r, &a.rt) != 0) {
+    target_release(&a.t);
+    return error_report(E_INTERNAL, "cannot set up the native sampler");
+  }
+  ptrace_set_guard(a.ps);
+  if (ptrace_set_sync(a.ps) < 0) {
+    int err = errno;
+    ptrace_set_guard(NULL);
+    ptrace_set_free(a.ps);
+    target_release(&a.t);
+    if (err == EPERM || err == EACCES)
+      return error_report(E_PERMISSION, "cannot trace process %d: %s", (int)a.t.pid,
+                          strerror(err));
+    return error_report(E_NO_PROCESS, "cannot trace process %d: %s", (int)a.t.pid,
+                        strerror(err));
+  }
+
+  emit_text_header(a.out, o->interval_us, o->sleepless ? "cpu" : "wall", a.rt.version);
+  emit_maps(a.out, a.t.pid);
+  fputc('\n', a.out);
+  enum loop_end end = run_loop(&a);
+
+  /* The target first: every thread resumed and detached before anything
+   * else (output, cleanup) can go wrong. */
+  ptrace_set_detach_all(a.ps);
+  ptrace_set_guard(NULL);
+
+  int status = 0;
+  if (end != END_OUTPUT) {
+    emit_text_footer(a.out, &a.st);
+    if (fflush(a.out) != 0) end = END_OUTPUT;
+  }
+  if (end == END_OUTPUT && errno != EPIPE)
+    status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
+  if (a.unwoven)
+    fprintf(stderr, "%s: %" PRIu64 " samples could not be woven (evaluation-loop runs and "
+                    "Python entries differed)\n", error_progname, a.unwoven);
+
+  if (end == END_TARGET_EXITED) target_wait(&a.t);
+  else target_release(&a.t);
+
+  ptrace_set_free(a.ps);
+  proc_maps_free(&a.maps);
+  unwinder_free(a.u);
+  snapshot_free(&a.snap);
+  py_walker_free(&a.w);
+  remote_close(a.r);
+  py_runtime_free(&a.rt);
+  if (a.out != stdout) fclose(a.out);
+  return status;
+}
+
+int main(int argc, char **argv) {
+  error_progname = "austinp";
+  struct options o;
+  enum error_kind kind = cli_parse(argc, argv, AUSTINP_DEFAULT_INTERVAL_US, &o);
+  if (kind != E_OK) return error_status(kind);
+  if (o.where) return error_report(E_BAD_OPTION, "where mode (-w) is not available in austinp yet");
+  return run(&o);
+}

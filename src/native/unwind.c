@@ -1,0 +1,645 @@
+/* Offline unwinding of native stacks with libunwind, over a snapshot.
+ *
+ * The address space is ours (unw_create_addr_space with our accessors):
+ *
+ *  - find_proc_info finds the mapped ELF file that holds the pc and hands
+ *    its .eh_frame_hdr binary search table to dwarf_search_unwind_table
+ *    (UNW_INFO_FORMAT_REMOTE_TABLE, run-time addresses);
+ *  - access_mem serves the snapshot's stack copy, and for addresses in a
+ *    file-backed mapping the file's contents (the unwind sections are read
+ *    once per file and kept in memory, the rest is read with pread);
+ *  - access_reg serves the snapshot's registers.
+ *
+ * Nothing here reads the live process: the thread has been resumed long
+ * before we unwind. Files are opened through /proc/PID/root (or the
+ * map_files link), once per (path, inode) for the unwinder's life. */
+#define _GNU_SOURCE
+#include "unwind.h"
+
+#include <errno.h>
+#include <libunwind.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "elf_symbols.h"
+#include "proc_maps.h"
+
+/* libunwind exports this (perf declares it the same way). */
+extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip,
+                                              unw_dyn_info_t *di,
+                                              unw_proc_info_t *pi,
+                                              int need_unwind_info, void *arg);
+#define dwarf_search_unwind_table UNW_OBJ(dwarf_search_unwind_table)
+
+/* Bounds on what we accept from files and from the target. */
+#define SECTION_CACHE_MAX (64u << 20) /* unwind section kept in memory */
+#define SYMBOLS_MAX (4u << 20)        /* function symbols per file */
+#define REFRESH_MIN_NS 200000000ull   /* at most 5 maps refreshes a second */
+#define CACHE_SIZE 4096               /* libunwind's register-state cache */
+
+/* DWARF pointer encodings (.eh_frame_hdr). */
+#define DW_EH_PE_omit 0xff
+#define DW_EH_PE_absptr 0x00
+#define DW_EH_PE_udata2 0x02
+#define DW_EH_PE_udata4 0x03
+#define DW_EH_PE_udata8 0x04
+#define DW_EH_PE_sdata2 0x0a
+#define DW_EH_PE_sdata4 0x0b
+#define DW_EH_PE_sdata8 0x0c
+#define DW_EH_PE_pcrel 0x10
+#define DW_EH_PE_datarel 0x30
+
+struct blob {
+  uint64_t addr, size; /* link-time */
+  uint8_t *data;
+};
+
+struct sym {
+  uint64_t addr, size; /* link-time */
+  const char *name;    /* owned by the elf_file (libelf's data) */
+  uint32_t seq;        /* order of discovery, for a stable sort */
+};
+
+/* One mapped file, shared by all its mappings. */
+struct ufile {
+  char *path;      /* as the target names it */
+  uint64_t inode;
+  bool tried;      /* opening was attempted */
+  struct elf_file *ef;
+  /* .eh_frame_hdr search table (link-time addresses). */
+  bool has_table;
+  uint64_t hdr_addr, table_addr, fde_count;
+  struct blob blobs[2]; /* .eh_frame_hdr, .eh_frame */
+  /* Function symbols, sorted by address. */
+  bool syms_loaded;
+  struct sym *syms;
+  size_t nsyms, syms_cap;
+  uint32_t seq;
+};
+
+struct umap {
+  uint64_t start, end, offset;
+  bool exec;
+  struct ufile *file; /* NULL for anonymous and special mappings */
+  bool bias_known, bias_ok;
+  uint64_t bias;
+};
+
+struct unwinder {
+  pid_t pid;
+  char root[64];
+  unw_addr_space_t as;
+  struct umap *maps;
+  size_t nmaps;
+  struct ufile **files;
+  size_t nfiles, files_cap;
+  uint64_t last_refresh_ns;
+  size_t last_map; /* lookup hint */
+};
+
+/* What the accessors get as their argument. */
+struct uctx {
+  struct unwinder *u;
+  const struct native_snapshot *s;
+  struct user_regs_struct regs; /* a copy: writes go here */
+};
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static void file_free(struct ufile *f) {
+  if (f == NULL) return;
+  for (size_t i = 0; i < 2; i++) free(f->blobs[i].data);
+  free(f->syms);
+  elf_file_close(f->ef);
+  free(f->path);
+  free(f);
+}
+
+static struct ufile *file_get(struct unwinder *u, const char *path,
+                              uint64_t inode) {
+  for (size_t i = 0; i < u->nfiles; i++) {
+    struct ufile *f = u->files[i];
+    if (f->inode == inode && strcmp(f->path, path) == 0) return f;
+  }
+  if (u->nfiles == u->files_cap) {
+    size_t cap = u->files_cap ? 2 * u->files_cap : 16;
+    struct ufile **p = realloc(u->files, cap * sizeof *p);
+    if (p == NULL) return NULL;
+    u->files = p;
+    u->files_cap = cap;
+  }
+  struct ufile *f = calloc(1, sizeof *f);
+  if (f == NULL) return NULL;
+  f->path = strdup(path);
+  if (f->path == NULL) {
+    free(f);
+    return NULL;
+  }
+  f->inode = inode;
+  u->files[u->nfiles++] = f;
+  return f;
+}
+
+/* Keep a section's contents in memory (link-time address and size). */
+static void cache_section(struct ufile *f, const char *name, struct blob *b) {
+  uint64_t addr, size;
+  if (elf_file_section(f->ef, name, &addr, &size) != 0 || size == 0 ||
+      size > SECTION_CACHE_MAX)
+    return;
+  uint8_t *data = malloc(size);
+  if (data == NULL) return;
+  if (elf_file_read(f->ef, addr, data, size) != 0) {
+    free(data);
+    return;
+  }
+  b->addr = addr;
+  b->size = size;
+  b->data = data;
+}
+
+static bool blob_read(const struct blob *b, uint64_t addr, void *buf,
+                      size_t len) {
+  if (b->data == NULL || addr < b->addr || addr - b->addr > b->size ||
+      len > b->size - (addr - b->addr))
+    return false;
+  memcpy(buf, b->data + (addr - b->addr), len);
+  return true;
+}
+
+/* Read an encoded pointer of .eh_frame_hdr at link-time address *addr
+ * (contents at *p, end of the section at end). */
+static bool read_encoded(uint8_t enc, const uint8_t **p, const uint8_t *end,
+                         uint64_t *addr, uint64_t hdr_addr, uint64_t *out) {
+  if (enc == DW_EH_PE_omit) return false;
+  uint64_t field = *addr, v = 0;
+  size_t n;
+  switch (enc & 0x0f) {
+  case DW_EH_PE_absptr: case DW_EH_PE_udata8: case DW_EH_PE_sdata8: n = 8; break;
+  case DW_EH_PE_udata4: case DW_EH_PE_sdata4: n = 4; break;
+  case DW_EH_PE_udata2: case DW_EH_PE_sdata2: n = 2; break;
+  default: return false;
+  }
+  if ((size_t)(end - *p) < n) return false;
+  switch (enc & 0x0f) {
+  case DW_EH_PE_udata2: { uint16_t x; memcpy(&x, *p, 2); v = x; break; }
+  case DW_EH_PE_sdata2: { int16_t x; memcpy(&x, *p, 2); v = (uint64_t)(int64_t)x; break; }
+  case DW_EH_PE_udata4: { uint32_t x; memcpy(&x, *p, 4); v = x; break; }
+  case DW_EH_PE_sdata4: { int32_t x; memcpy(&x, *p, 4); v = (uint64_t)(int64_t)x; break; }
+  default: memcpy(&v, *p, 8); break;
+  }
+  switch (enc & 0x70) {
+  case 0: break;
+  case DW_EH_PE_pcrel: v += field; break;
+  case DW_EH_PE_datarel: v += hdr_addr; break;
+  default: return false;
+  }
+  *p += n;
+  *addr += n;
+  *out = v;
+  return true;
+}
+
+/* Parse .eh_frame_hdr: we need the binary search table (datarel sdata4
+ * pairs), which libunwind then reads through access_mem. */
+static void parse_eh_frame_hdr(struct ufile *f) {
+  const struct blob *h = &f->blobs[0];
+  if (h->data == NULL || h->size < 4 || h->data[0] != 1) return;
+  uint8_t ptr_enc = h->data[1], count_enc = h->data[2], table_enc = h->data[3];
+  const uint8_t *p = h->data + 4, *end = h->data + h->size;
+  uint64_t at = h->addr + 4, v;
+  if (!read_encoded(ptr_enc, &p, end, &at, h->addr, &v)) return;
+  uint64_t count;
+  if (!read_encoded(count_enc, &p, end, &at, h->addr, &count)) return;
+  if (table_enc != (DW_EH_PE_datarel | DW_EH_PE_sdata4)) return;
+  if (count == 0 || count > (uint64_t)(end - p) / 8) return;
+  f->hdr_addr = h->addr;
+  f->table_addr = at;
+  f->fde_count = count;
+  f->has_table = true;
+}
+
+/* Open the file behind a mapping, once; false if it cannot be used. */
+static bool file_open(struct unwinder *u, struct ufile *f,
+                      const struct proc_map *m) {
+  if (f->tried) return f->ef != NULL;
+  f->tried = true;
+  char buf[4200];
+  const char *p = proc_map_open_path(u->pid, m, buf, sizeof buf);
+  if (p == NULL) return false;
+  f->ef = elf_file_open(p, u->root);
+  if (f->ef == NULL) return false;
+  cache_section(f, ".eh_frame_hdr", &f->blobs[0]);
+  cache_section(f, ".eh_frame", &f->blobs[1]);
+  parse_eh_frame_hdr(f);
+  return true;
+}
+
+/* ---- maps ------------------------------------------------------------- */
+
+static void maps_clear(struct unwinder *u) {
+  free(u->maps);
+  u->maps = NULL;
+  u->nmaps = 0;
+  u->last_map = 0;
+}
+
+/* (Re)read the target's maps. Files already known are kept. */
+static int maps_refresh(struct unwinder *u) {
+  u->last_refresh_ns = now_ns();
+  struct proc_maps pm;
+  if (proc_maps_read(u->pid, &pm) != 0) return -1;
+  struct umap *maps = calloc(pm.count ? pm.count : 1, sizeof *maps);
+  if (maps == NULL) {
+    proc_maps_free(&pm);
+    return -1;
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < pm.count; i++) {
+    const struct proc_map *m = &pm.maps[i];
+    struct umap *um = &maps[n++];
+    um->start = m->start;
+    um->end = m->end;
+    um->offset = m->offset;
+    um->exec = m->perms[2] == 'x';
+    if (m->path != NULL && m->inode != 0) {
+      um->file = file_get(u, m->path, m->inode);
+      /* Open eagerly the files with code: unwind tables and bias are
+       * needed for them anyway, and the bias needs the open file. */
+      if (um->file != NULL && um->exec) file_open(u, um->file, m);
+    }
+  }
+  /* The bias of every mapping of an open file. Files whose only mappings
+   * are not executable are opened when first needed (not here: their
+   * proc_map is gone by then), so open them now when cheap to do. */
+  for (size_t i = 0; i < n; i++) {
+    struct umap *um = &maps[i];
+    if (um->file == NULL) continue;
+    if (!um->file->tried) file_open(u, um->file, &pm.maps[i]);
+    if (um->file->ef != NULL) {
+      um->bias_ok =
+          elf_file_load_bias(um->file->ef, um->start, um->offset, &um->bias) == 0;
+    }
+    um->bias_known = true;
+  }
+  /* Did anything change? The register-state cache is keyed by pc. */
+  bool changed = n != u->nmaps;
+  for (size_t i = 0; !changed && i < n; i++)
+    changed = maps[i].start != u->maps[i].start || maps[i].end != u->maps[i].end ||
+              maps[i].file != u->maps[i].file || maps[i].bias != u->maps[i].bias;
+  proc_maps_free(&pm);
+  maps_clear(u);
+  u->maps = maps;
+  u->nmaps = n;
+  if (changed && u->as != NULL) unw_flush_cache(u->as, 0, 0);
+  return 0;
+}
+
+static struct umap *map_find(struct unwinder *u, uint64_t addr) {
+  if (u->nmaps == 0) return NULL;
+  if (u->last_map < u->nmaps) {
+    struct umap *m = &u->maps[u->last_map];
+    if (addr >= m->start && addr < m->end) return m;
+  }
+  size_t lo = 0, hi = u->nmaps;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (u->maps[mid].end <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < u->nmaps && addr >= u->maps[lo].start) {
+    u->last_map = lo;
+    return &u->maps[lo];
+  }
+  return NULL;
+}
+
+/* The mapping of a pc, refreshing the maps (rate-bounded) when it falls
+ * outside every known mapping. */
+static struct umap *map_find_pc(struct unwinder *u, uint64_t pc) {
+  struct umap *m = map_find(u, pc);
+  if (m != NULL || pc < 4096) return m;
+  if (now_ns() - u->last_refresh_ns < REFRESH_MIN_NS) return NULL;
+  if (maps_refresh(u) != 0) return NULL;
+  return map_find(u, pc);
+}
+
+/* A usable file mapping with a known bias. */
+static bool map_usable(const struct umap *m) {
+  return m != NULL && m->file != NULL && m->file->ef != NULL && m->bias_ok;
+}
+
+/* ---- accessors -------------------------------------------------------- */
+
+static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip,
+                              unw_proc_info_t *pi, int need_unwind_info,
+                              void *arg) {
+  struct uctx *c = arg;
+  struct umap *m = map_find_pc(c->u, ip);
+  if (!map_usable(m) || !m->exec || !m->file->has_table) return -UNW_ENOINFO;
+  struct ufile *f = m->file;
+  unw_dyn_info_t di;
+  memset(&di, 0, sizeof di);
+  di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+  di.start_ip = m->start;
+  di.end_ip = m->end;
+  di.u.rti.name_ptr = 0;
+  di.u.rti.segbase = f->hdr_addr + m->bias;
+  di.u.rti.table_data = f->table_addr + m->bias;
+  /* In words: each entry is two 32-bit values. */
+  di.u.rti.table_len = f->fde_count * 8 / sizeof(unw_word_t);
+  return dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+}
+
+static void acc_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi,
+                                void *arg) {
+  /* find_proc_info allocates nothing of ours: libunwind owns what
+   * dwarf_search_unwind_table put in pi. */
+  (void)as;
+  (void)pi;
+  (void)arg;
+}
+
+static int acc_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr,
+                                      void *arg) {
+  (void)as;
+  (void)addr;
+  (void)arg;
+  return -UNW_ENOINFO;
+}
+
+static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
+                          int write, void *arg) {
+  (void)as;
+  struct uctx *c = arg;
+  if (write) return -UNW_EINVAL;
+  /* libunwind's frame-chain fallback does not always check our errors:
+   * a failed read gives 0, never whatever was on its stack. */
+  *val = 0;
+  const struct native_snapshot *s = c->s;
+  const size_t n = sizeof *val;
+  /* The stack copy. */
+  if (s->stack != NULL && addr >= s->stack_addr) {
+    uint64_t off = addr - s->stack_addr;
+    if (off < s->stack_len) {
+      if (n > s->stack_len - off) return -UNW_EINVAL;
+      memcpy(val, s->stack + off, n);
+      return 0;
+    }
+  }
+  /* A file-backed mapping: the file's contents. */
+  struct umap *m = map_find(c->u, addr);
+  if (!map_usable(m)) return -UNW_EINVAL;
+  struct ufile *f = m->file;
+  uint64_t link = addr - m->bias;
+  for (size_t i = 0; i < 2; i++)
+    if (blob_read(&f->blobs[i], link, val, n)) return 0;
+  if (elf_file_read(f->ef, link, val, n) != 0) return -UNW_EINVAL;
+  return 0;
+}
+
+static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg,
+                          unw_word_t *val, int write, void *arg) {
+  (void)as;
+  struct uctx *c = arg;
+  unsigned long long *r;
+  switch (reg) {
+  case UNW_X86_64_RAX: r = &c->regs.rax; break;
+  case UNW_X86_64_RDX: r = &c->regs.rdx; break;
+  case UNW_X86_64_RCX: r = &c->regs.rcx; break;
+  case UNW_X86_64_RBX: r = &c->regs.rbx; break;
+  case UNW_X86_64_RSI: r = &c->regs.rsi; break;
+  case UNW_X86_64_RDI: r = &c->regs.rdi; break;
+  case UNW_X86_64_RBP: r = &c->regs.rbp; break;
+  case UNW_X86_64_RSP: r = &c->regs.rsp; break;
+  case UNW_X86_64_R8: r = &c->regs.r8; break;
+  case UNW_X86_64_R9: r = &c->regs.r9; break;
+  case UNW_X86_64_R10: r = &c->regs.r10; break;
+  case UNW_X86_64_R11: r = &c->regs.r11; break;
+  case UNW_X86_64_R12: r = &c->regs.r12; break;
+  case UNW_X86_64_R13: r = &c->regs.r13; break;
+  case UNW_X86_64_R14: r = &c->regs.r14; break;
+  case UNW_X86_64_R15: r = &c->regs.r15; break;
+  case UNW_X86_64_RIP: r = &c->regs.rip; break;
+  default:
+    if (!write) *val = 0;
+    return -UNW_EBADREG;
+  }
+  if (write) *r = *val;
+  else *val = *r;
+  return 0;
+}
+
+static int acc_access_fpreg(unw_addr_space_t as, unw_regnum_t reg,
+                            unw_fpreg_t *val, int write, void *arg) {
+  (void)as;
+  (void)reg;
+  (void)val;
+  (void)write;
+  (void)arg;
+  return -UNW_EBADREG;
+}
+
+static int acc_resume(unw_addr_space_t as, unw_cursor_t *cu, void *arg) {
+  (void)as;
+  (void)cu;
+  (void)arg;
+  return -UNW_EINVAL;
+}
+
+static int acc_get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf,
+                             size_t len, unw_word_t *offp, void *arg) {
+  (void)as;
+  (void)addr;
+  (void)buf;
+  (void)len;
+  (void)offp;
+  (void)arg;
+  return -UNW_ENOINFO;
+}
+
+static unw_accessors_t accessors = {
+    .find_proc_info = acc_find_proc_info,
+    .put_unwind_info = acc_put_unwind_info,
+    .get_dyn_info_list_addr = acc_get_dyn_info_list_addr,
+    .access_mem = acc_access_mem,
+    .access_reg = acc_access_reg,
+    .access_fpreg = acc_access_fpreg,
+    .resume = acc_resume,
+    .get_proc_name = acc_get_proc_name,
+};
+
+/* ---- public ----------------------------------------------------------- */
+
+struct unwinder *unwinder_new(pid_t pid) {
+  struct unwinder *u = calloc(1, sizeof *u);
+  if (u == NULL) return NULL;
+  u->pid = pid;
+  snprintf(u->root, sizeof u->root, "/proc/%d/root", (int)pid);
+  if (maps_refresh(u) != 0) {
+    unwinder_free(u);
+    return NULL;
+  }
+  u->as = unw_create_addr_space(&accessors, 0);
+  if (u->as == NULL) {
+    unwinder_free(u);
+    return NULL;
+  }
+  /* The register-state cache, keyed by pc, saves find_proc_info and the
+   * CFI interpretation for every frame seen before. (Debian's libunwind
+   * is built with signal blocking and without per-thread caches: every
+   * lookup takes the cache lock with two rt_sigprocmask calls, the main
+   * cost of a warm unwind.) */
+  unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
+  unw_set_cache_size(u->as, CACHE_SIZE, 0);
+  return u;
+}
+
+void unwinder_free(struct unwinder *u) {
+  if (u == NULL) return;
+  if (u->as != NULL) unw_destroy_addr_space(u->as);
+  maps_clear(u);
+  for (size_t i = 0; i < u->nfiles; i++) file_free(u->files[i]);
+  free(u->files);
+  free(u);
+}
+
+int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
+                    uint64_t *pcs, int max, bool *complete) {
+  bool done = false;
+  int n = 0;
+  if (complete != NULL) *complete = false;
+  if (u == NULL || s == NULL || pcs == NULL || max <= 0) return 0;
+  struct uctx c = {.u = u, .s = s, .regs = s->regs};
+  unw_cursor_t cur;
+  if (unw_init_remote(&cur, u->as, &c) < 0) {
+    pcs[n++] = s->regs.rip;
+    return n;
+  }
+  for (;;) {
+    unw_word_t ip;
+    if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0) break;
+    pcs[n++] = ip;
+    if (n >= max) break;
+    int r = unw_step(&cur);
+    if (r == 0) {
+      /* The outermost frame (CFI marks the return address undefined):
+       * only believable when that frame is code of a mapped file. */
+      struct umap *m = map_find(u, ip);
+      done = m != NULL && m->exec && m->file != NULL;
+      break;
+    }
+    if (r < 0) break;
+  }
+  if (complete != NULL) *complete = done;
+  return n;
+}
+
+int unwinder_mapping(struct unwinder *u, uint64_t pc, const char **path,
+                     uint64_t *start, uint64_t *end, uint64_t *bias) {
+  if (u == NULL) return -1;
+  struct umap *m = map_find_pc(u, pc);
+  if (m == NULL || m->file == NULL) return -1;
+  /* The executable mapping of that file. */
+  struct umap *x = m->exec ? m : NULL;
+  for (size_t i = 0; x == NULL && i < u->nmaps; i++)
+    if (u->maps[i].file == m->file && u->maps[i].exec) x = &u->maps[i];
+  if (x == NULL) x = m;
+  if (path != NULL) *path = m->file->path;
+  if (start != NULL) *start = x->start;
+  if (end != NULL) *end = x->end;
+  if (bias != NULL) *bias = m->bias;
+  return m->bias_ok ? 0 : -1;
+}
+
+static int collect_sym(const char *name, uint64_t value, uint64_t size,
+                       void *ctx) {
+  struct ufile *f = ctx;
+  if (f->nsyms >= SYMBOLS_MAX) return 1;
+  if (f->nsyms == f->syms_cap) {
+    size_t cap = f->syms_cap ? 2 * f->syms_cap : 256;
+    struct sym *p = realloc(f->syms, cap * sizeof *p);
+    if (p == NULL) return 1;
+    f->syms = p;
+    f->syms_cap = cap;
+  }
+  f->syms[f->nsyms++] =
+      (struct sym){.addr = value, .size = size, .name = name, .seq = f->seq++};
+  return 0;
+}
+
+static int sym_cmp(const void *a, const void *b) {
+  const struct sym *x = a, *y = b;
+  if (x->addr != y->addr) return x->addr < y->addr ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* How good a name is among aliases of one address (higher is better):
+ * internal aliases (__GI_*, *_alias_N, versioned) last; then the longer
+ * name, which for the C library is the function's own (__libc_pause, not
+ * its weak alias pause; __libc_start_main_impl, not __libc_start_main). */
+static int name_rank(const char *n) {
+  if (strncmp(n, "__GI_", 5) == 0 || strstr(n, "_alias_") != NULL ||
+      strchr(n, '@') != NULL)
+    return 0;
+  size_t len = strlen(n);
+  return 1 + (int)(len > 1000 ? 1000 : len);
+}
+
+static void load_symbols(struct ufile *f) {
+  f->syms_loaded = true;
+  if (f->ef == NULL) return;
+  elf_file_each_function(f->ef, collect_sym, f);
+  if (f->nsyms == 0) return;
+  qsort(f->syms, f->nsyms, sizeof *f->syms, sym_cmp);
+  size_t out = 0;
+  for (size_t i = 0; i < f->nsyms; i++) {
+    if (out > 0 && f->syms[out - 1].addr == f->syms[i].addr) {
+      /* Aliases: keep the best name (the first seen among equals) and
+       * the largest size. */
+      struct sym *k = &f->syms[out - 1];
+      uint64_t size = k->size > f->syms[i].size ? k->size : f->syms[i].size;
+      if (name_rank(f->syms[i].name) > name_rank(k->name)) *k = f->syms[i];
+      k->size = size;
+      continue;
+    }
+    f->syms[out++] = f->syms[i];
+  }
+  f->nsyms = out;
+}
+
+int unwinder_symbol(struct unwinder *u, uint64_t pc, const char **name,
+                    uint64_t *offset) {
+  if (u == NULL) return -1;
+  struct umap *m = map_find_pc(u, pc);
+  if (!map_usable(m)) return -1;
+  struct ufile *f = m->file;
+  if (!f->syms_loaded) load_symbols(f);
+  if (f->nsyms == 0) return -1;
+  uint64_t link = pc - m->bias;
+  /* The last symbol starting at or before link. */
+  size_t lo = 0, hi = f->nsyms;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (f->syms[mid].addr <= link) lo = mid + 1;
+    else hi = mid;
+  }
+  /* Nested symbols are rare; look back a few entries for one that holds
+   * link. */
+  for (size_t k = 0; k < 8 && lo > 0; k++, lo--) {
+    const struct sym *sy = &f->syms[lo - 1];
+    if (link - sy->addr < sy->size) {
+      if (name != NULL) *name = sy->name;
+      if (offset != NULL) *offset = link - sy->addr;
+      return 0;
+    }
+  }
+  return -1;
+}

@@ -1,0 +1,46 @@
+/* Offline unwinding of native stacks, with libunwind over a copy.
+ *
+ * An unwinder is a libunwind address space of our own for one process
+ * (unw_create_addr_space with custom accessors, as Linux perf does): stack
+ * memory comes from a snapshot's copy, registers from its saved
+ * registers, and unwind tables (.eh_frame_hdr/.eh_frame, .debug_frame as
+ * a fallback) from the mapped ELF files, read once per file and cached.
+ * The thread has long been resumed when we unwind: nothing here touches
+ * the live process except to read file-backed memory a table points to. */
+#ifndef UNWIND_H
+#define UNWIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "snapshot.h"
+
+struct unwinder;
+
+/* An unwinder for process pid (its maps are read now and again whenever
+ * a pc falls outside every known mapping). NULL on failure. */
+struct unwinder *unwinder_new(pid_t pid);
+void unwinder_free(struct unwinder *u);
+
+/* Unwind a snapshot: writes at most max return addresses, leaf first
+ * (pcs[0] is the interrupted instruction pointer), and returns how many.
+ * *complete is false when the walk stopped before the outermost frame (a
+ * pc with no unwind information, the end of the copied stack, garbage). */
+int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
+                    uint64_t *pcs, int max, bool *complete);
+
+/* The mapped file that holds pc: its path as the target names it, the
+ * start and end of its executable mapping and its load bias. -1 if none. */
+int unwinder_mapping(struct unwinder *u, uint64_t pc, const char **path,
+                     uint64_t *start, uint64_t *end, uint64_t *bias);
+
+/* The function symbol that holds pc (from the ELF symbol tables of the
+ * mapped file, .gnu_debuglink / build-id debug files included; loaded once
+ * per file, looked up by binary search): its name and pc's offset in it.
+ * -1 if none. The name lives as long as the unwinder. */
+int unwinder_symbol(struct unwinder *u, uint64_t pc, const char **name,
+                    uint64_t *offset);
+
+#endif

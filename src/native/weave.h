@@ -1,0 +1,48 @@
+/* Weaving: one stack from a native stack and the Python frames the
+ * interpreter was running.
+ *
+ * Each run of the evaluation loop shows in the native stack as one frame
+ * of _PyEval_EvalFrameDefault (or of its .cold part, or of the tail-call
+ * handlers of 3.14+ clang builds, adjacent ones counted once), and in the
+ * Python chain as the frames from one `entry` frame to the next. Each
+ * native evaluation frame is replaced by its run's Python frames. When the
+ * two counts differ the sample cannot be woven honestly: it is reported
+ * as such, never guessed. */
+#ifndef WEAVE_H
+#define WEAVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sample.h"
+
+struct native_frame {
+  uint64_t pc;
+  const char *symbol;   /* NULL when unknown */
+  uint64_t offset;      /* pc - symbol start */
+  bool eval;            /* an evaluation-loop frame */
+};
+
+enum woven_kind { WOVEN_PYTHON, WOVEN_NATIVE };
+
+struct woven_frame {
+  enum woven_kind kind;
+  const struct sample_frame *py;     /* WOVEN_PYTHON */
+  const struct native_frame *native; /* WOVEN_NATIVE */
+};
+
+/* Weave `native` (leaf first, as unwound) with `py` (root first, with
+ * entry marks, as sampled) into `out`, root first. Returns the number of
+ * frames written, or -1 when the runs of the evaluation loop and the
+ * Python entries do not match in number (or out is too small). One run
+ * more than entries is the innermost run caught entering or leaving: it
+ * stays a native frame. */
+int weave(const struct native_frame *native, int nnative,
+          const struct sample_frame *py, int npy, struct woven_frame *out,
+          int max);
+
+/* Is a function of this name part of the evaluation loop? Called once per
+ * symbol when symbol tables are built, never per sample. */
+bool weave_is_eval_symbol(const char *name);
+
+#endif
