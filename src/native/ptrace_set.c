@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "proc_stat.h"
 #include "ptrace_set.h"
 #include "sampler_loop.h"
 
@@ -255,16 +256,9 @@ static enum outcome dispatch(struct ptrace_set *ps, size_t i, int status, bool k
 }
 
 static bool zombie_or_gone(pid_t pid, pid_t tid) {
-  char path[64], buf[512];
-  task_path(path, pid, tid, "stat");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  ssize_t r = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (r <= 0) return true;
-  buf[r] = '\0';
-  char *p = strrchr(buf, ')');
-  return p == NULL || p[1] == '\0' || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x';
+  char state;
+  return proc_stat_state(pid, tid, &state, NULL) != 0 || state == 'Z' ||
+         state == 'X' || state == 'x';
 }
 
 /* The TracerPid of a thread, -1 when unknown. */
@@ -287,20 +281,10 @@ struct ptrace_set *ptrace_set_new(pid_t pid) {
   struct ptrace_set *ps = calloc(1, sizeof *ps);
   if (ps == NULL) return NULL;
   ps->pid = pid;
-  /* Is the process our child? (field 4 of /proc/PID/stat) */
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t r = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (r > 0) {
-      buf[r] = '\0';
-      char *p = strrchr(buf, ')');
-      int ppid;
-      if (p && sscanf(p + 1, " %*c %d", &ppid) == 1) ps->leader_is_child = ppid == getpid();
-    }
-  }
+  /* Is the process our child? */
+  char state;
+  pid_t ppid;
+  if (proc_stat_state(pid, 0, &state, &ppid) == 0) ps->leader_is_child = ppid == getpid();
   return ps;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "proc_stat.h"
 #include "target.h"
 
 enum error_kind target_launch(char **argv, bool quiet_stdout, struct target *t,
@@ -73,16 +74,8 @@ enum error_kind target_attach(pid_t pid, struct target *t, char *why,
 }
 
 static bool is_zombie(pid_t pid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return true;
-  buf[n] = '\0';
-  char *p = strrchr(buf, ')');
-  return p == NULL || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+  char state;
+  return proc_stat_state(pid, 0, &state, NULL) != 0 || state == 'Z' || state == 'X';
 }
 
 bool target_alive(struct target *t) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proc_stat.h"
 #include "thread_ids.h"
 
 #define PTHREAD_SCAN_BYTES 2048
@@ -46,18 +47,6 @@ uint64_t thread_ids_from_pthread(struct thread_ids *t, struct remote *r,
 }
 
 bool thread_is_idle(pid_t pid, uint64_t tid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/task/%llu/stat", (int)pid,
-           (unsigned long long)tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return true;
-  buf[n] = '\0';
-  /* The command name may hold spaces and parentheses: the state follows
-   * the last ')'. */
-  char *p = strrchr(buf, ')');
-  if (p == NULL || p[1] != ' ') return true;
-  return p[2] != 'R';
+  char state;
+  return proc_stat_state(pid, (pid_t)tid, &state, NULL) != 0 || state != 'R';
 }

@@ -1,0 +1,49 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "proc_stat.h"
+
+/* Decimal digits of v at p; returns the end. */
+static char *put_decimal(char *p, unsigned long v) {
+  char digits[24];
+  int n = 0;
+  do digits[n++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n > 0) *p++ = digits[--n];
+  return p;
+}
+
+static char *put_text(char *p, const char *s) {
+  while (*s) *p++ = *s++;
+  return p;
+}
+
+int proc_stat_state(pid_t pid, pid_t tid, char *state, pid_t *ppid) {
+  char path[64], buf[512];
+  char *p = put_decimal(put_text(path, "/proc/"), (unsigned long)pid);
+  if (tid > 0) p = put_decimal(put_text(p, "/task/"), (unsigned long)tid);
+  *put_text(p, "/stat") = '\0';
+
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+
+  /* "pid (comm) S ppid ...": the command name may hold spaces and
+   * parentheses, so the state follows the last ')'. */
+  char *close_paren = NULL;
+  for (char *q = buf; *q; q++)
+    if (*q == ')') close_paren = q;
+  if (close_paren == NULL || close_paren[1] != ' ' || close_paren[2] == '\0') return -1;
+  *state = close_paren[2];
+  if (ppid != NULL) {
+    long v = 0;
+    const char *q = close_paren + 3;
+    while (*q == ' ') q++;
+    while (*q >= '0' && *q <= '9') v = v * 10 + (*q++ - '0');
+    *ppid = (pid_t)v;
+  }
+  return 0;
+}

@@ -1,0 +1,13 @@
+/* The scheduler state of a process or thread, from /proc. */
+#ifndef PROC_STAT_H
+#define PROC_STAT_H
+
+#include <sys/types.h>
+
+/* Read /proc/PID/stat (tid 0) or /proc/PID/task/TID/stat: the state letter
+ * ('R', 'S', 't', 'Z', ...) and, if ppid is not NULL, the parent's pid.
+ * Only system calls (open, read, close): async-signal-safe. 0 on success,
+ * -1 when the process or thread is gone or unreadable. */
+int proc_stat_state(pid_t pid, pid_t tid, char *state, pid_t *ppid);
+
+#endif
