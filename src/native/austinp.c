@@ -111,10 +111,10 @@ static int name_frames(struct austinp *a, int n, bool *complete) {
     }
     struct native_frame *f = &a->native[i];
     const char *name = NULL;
+    bool eval = false;
     uint64_t offset = 0, lookup = i == 0 ? a->pcs[i] : a->pcs[i] - 1;
-    if (unwinder_symbol(a->u, lookup, &name, &offset) == 0 && i > 0) offset++;
-    *f = (struct native_frame){a->pcs[i], name, name ? offset : 0,
-                               name != NULL && weave_is_eval_symbol(name)};
+    if (unwinder_symbol_marked(a->u, lookup, &name, &offset, &eval) == 0 && i > 0) offset++;
+    *f = (struct native_frame){a->pcs[i], name, name ? offset : 0, name != NULL && eval};
   }
   return n;
 }
@@ -172,9 +172,7 @@ done:
 static enum loop_end run_loop(struct austinp *a) {
   const struct options *o = a->o;
   struct sampling_stats *st = &a->st;
-  memset(st, 0, sizeof *st);
-  st->min_us = UINT64_MAX;
-  st->start_us = clock_us();
+  sampler_stats_start(st);
   uint64_t last = st->start_us - o->interval_us, next = st->start_us;
   a->w.want_idle = o->sleepless;
   enum loop_end end;
@@ -194,18 +192,12 @@ static enum loop_end run_loop(struct austinp *a) {
     for (int i = 0; i < n; i++) sample_thread(a, &a->threads[i]);
     if (ferror(a->out)) { end = END_OUTPUT; break; }
 
-    uint64_t done = clock_us(), took = done - now;
-    st->rounds++;
-    st->total_us += took;
-    if (took < st->min_us) st->min_us = took;
-    if (took > st->max_us) st->max_us = took;
-    if (took > o->interval_us) st->long_rounds++;
-    next += o->interval_us;
-    if (next <= done) next = done + o->interval_us - (done - next) % o->interval_us;
+    uint64_t done = clock_us();
+    sampler_stats_round(st, done - now, o->interval_us);
+    next = sampler_next_round(next, done, o->interval_us);
     ptrace_set_sleep_until(a->ps, next);
   }
-  st->duration_us = clock_us() - st->start_us;
-  if (st->min_us == UINT64_MAX) st->min_us = 0;
+  sampler_stats_end(st);
   return end;
 }
 
@@ -241,6 +233,8 @@ static int run(const struct options *o) {
     target_release(&a.t);
     return error_report(E_INTERNAL, "cannot set up the native sampler");
   }
+  /* The evaluation loop's functions are told apart once per symbol table. */
+  unwinder_set_classifier(a.u, weave_is_eval_symbol);
   ptrace_set_guard(a.ps);
   if (ptrace_set_sync(a.ps) < 0) {
     int err = errno;

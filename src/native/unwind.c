@@ -60,6 +60,7 @@ struct sym {
   uint64_t addr, size; /* link-time */
   const char *name;    /* owned by the elf_file (libelf's data) */
   uint32_t seq;        /* order of discovery, for a stable sort */
+  bool marked;         /* the caller's classifier said yes, once at load */
 };
 
 /* One mapped file, shared by all its mappings. */
@@ -89,6 +90,7 @@ struct umap {
 
 struct unwinder {
   pid_t pid;
+  unwinder_classifier classify; /* marks symbols as they are loaded */
   char root[64];
   unw_addr_space_t as;
   struct umap *maps;
@@ -593,7 +595,7 @@ static int name_rank(const char *n) {
   return 1 + (int)(len > 1000 ? 1000 : len);
 }
 
-static void load_symbols(struct ufile *f) {
+static void load_symbols(struct ufile *f, unwinder_classifier classify) {
   f->syms_loaded = true;
   if (f->ef == NULL) return;
   elf_file_each_function(f->ef, collect_sym, f);
@@ -613,15 +615,17 @@ static void load_symbols(struct ufile *f) {
     f->syms[out++] = f->syms[i];
   }
   f->nsyms = out;
+  for (size_t i = 0; classify != NULL && i < f->nsyms; i++)
+    f->syms[i].marked = classify(f->syms[i].name);
 }
 
-int unwinder_symbol(struct unwinder *u, uint64_t pc, const char **name,
-                    uint64_t *offset) {
+int unwinder_symbol_marked(struct unwinder *u, uint64_t pc, const char **name,
+                           uint64_t *offset, bool *marked) {
   if (u == NULL) return -1;
   struct umap *m = map_find_pc(u, pc);
   if (!map_usable(m)) return -1;
   struct ufile *f = m->file;
-  if (!f->syms_loaded) load_symbols(f);
+  if (!f->syms_loaded) load_symbols(f, u->classify);
   if (f->nsyms == 0) return -1;
   uint64_t link = pc - m->bias;
   /* The last symbol starting at or before link. */
@@ -638,8 +642,18 @@ int unwinder_symbol(struct unwinder *u, uint64_t pc, const char **name,
     if (link - sy->addr < sy->size) {
       if (name != NULL) *name = sy->name;
       if (offset != NULL) *offset = link - sy->addr;
+      if (marked != NULL) *marked = sy->marked;
       return 0;
     }
   }
   return -1;
+}
+
+int unwinder_symbol(struct unwinder *u, uint64_t pc, const char **name,
+                    uint64_t *offset) {
+  return unwinder_symbol_marked(u, pc, name, offset, NULL);
+}
+
+void unwinder_set_classifier(struct unwinder *u, unwinder_classifier classify) {
+  if (u != NULL) u->classify = classify;
 }

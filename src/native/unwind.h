@@ -43,4 +43,14 @@ int unwinder_mapping(struct unwinder *u, uint64_t pc, const char **path,
 int unwinder_symbol(struct unwinder *u, uint64_t pc, const char **name,
                     uint64_t *offset);
 
+/* A predicate on symbol names, applied once to each symbol of a file when
+ * its table is loaded (never per sample): austinp marks the functions of
+ * the evaluation loop with it. Set it before the first lookup. */
+typedef bool (*unwinder_classifier)(const char *name);
+void unwinder_set_classifier(struct unwinder *u, unwinder_classifier classify);
+
+/* unwinder_symbol, and whether the symbol was marked by the classifier. */
+int unwinder_symbol_marked(struct unwinder *u, uint64_t pc, const char **name,
+                           uint64_t *offset, bool *marked);
+
 #endif

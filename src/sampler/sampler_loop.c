@@ -48,12 +48,31 @@ static int on_sample(const struct sample *s, void *ctx) {
   return 0;
 }
 
-static void account(struct sampling_stats *st, uint64_t took, uint64_t interval) {
+void sampler_stats_start(struct sampling_stats *st) {
+  memset(st, 0, sizeof *st);
+  st->min_us = UINT64_MAX;
+  st->start_us = clock_us();
+}
+
+void sampler_stats_round(struct sampling_stats *st, uint64_t took, uint64_t interval) {
   st->rounds++;
   st->total_us += took;
   if (took < st->min_us) st->min_us = took;
   if (took > st->max_us) st->max_us = took;
   if (took > interval) st->long_rounds++;
+}
+
+void sampler_stats_end(struct sampling_stats *st) {
+  st->duration_us = clock_us() - st->start_us;
+  if (st->min_us == UINT64_MAX) st->min_us = 0;
+}
+
+/* Rounds start on a fixed grid, so that the wake-up latency of each sleep
+ * does not add up; after a stall we resume on the grid, not in a burst. */
+uint64_t sampler_next_round(uint64_t next, uint64_t done, uint64_t interval) {
+  next += interval;
+  if (next <= done) next = done + interval - (done - next) % interval;
+  return next;
 }
 
 enum loop_end sampler_run(struct py_walker *w, struct target *t,
@@ -67,13 +86,8 @@ enum loop_end sampler_run(struct py_walker *w, struct target *t,
    * intervals: ask the kernel to wake us as close to the deadline as it can. */
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
-  memset(st, 0, sizeof *st);
-  st->min_us = UINT64_MAX;
-  st->start_us = clock_us();
-  uint64_t last = st->start_us - o->interval_us;
-  /* Rounds start on a fixed grid, so that the wake-up latency of each sleep
-   * does not add up; after a stall we resume on the grid, not in a burst. */
-  uint64_t next = st->start_us;
+  sampler_stats_start(st);
+  uint64_t last = st->start_us - o->interval_us, next = st->start_us;
   w->want_idle = o->sleepless;
 
   for (;;) {
@@ -99,16 +113,14 @@ enum loop_end sampler_run(struct py_walker *w, struct target *t,
       break;
     }
     uint64_t done = clock_us();
-    account(st, done - now, o->interval_us);
+    sampler_stats_round(st, done - now, o->interval_us);
     if (!target_alive(t)) {
       end = END_TARGET_EXITED;
       break;
     }
-    next += o->interval_us;
-    if (next <= done) next = done + o->interval_us - (done - next) % o->interval_us;
+    next = sampler_next_round(next, done, o->interval_us);
     clock_sleep_until(next);
   }
-  st->duration_us = clock_us() - st->start_us;
-  if (st->min_us == UINT64_MAX) st->min_us = 0;
+  sampler_stats_end(st);
   return end;
 }

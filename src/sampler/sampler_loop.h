@@ -27,6 +27,16 @@ extern volatile sig_atomic_t sampler_stop_requested;
  * ignore SIGPIPE (a closed output is seen as a write error). */
 void sampler_install_signals(void);
 
+/* Statistics of a run: start, one sampling round that took `took` us,
+ * end (duration, and min 0 when there was no round). */
+void sampler_stats_start(struct sampling_stats *st);
+void sampler_stats_round(struct sampling_stats *st, uint64_t took, uint64_t interval);
+void sampler_stats_end(struct sampling_stats *st);
+
+/* Start of the round after the one due at `next`, given the time `done`
+ * that round ended: the next point of the interval grid after done. */
+uint64_t sampler_next_round(uint64_t next, uint64_t done, uint64_t interval);
+
 /* Why the loop ended. */
 enum loop_end { END_TARGET_EXITED, END_EXPOSURE, END_SIGNAL, END_OUTPUT, END_UNREADABLE };
 

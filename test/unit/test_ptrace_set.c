@@ -154,6 +154,17 @@ static char task_state(pid_t pid, pid_t tid) {
   return p && p[1] ? p[2] : '?';
 }
 
+/* Wait (at most 2 s) for a thread to reach a state: a signal takes as
+ * long as the scheduler says to be taken, more when the machine is busy. */
+static char wait_task_state(pid_t pid, pid_t tid, char want) {
+  char s = task_state(pid, tid);
+  for (int i = 0; i < 2000 && s != want; i++) {
+    usleep(1000);
+    s = task_state(pid, tid);
+  }
+  return s;
+}
+
 /* utime + stime of a thread in ticks. */
 static long task_cpu(pid_t pid, pid_t tid) {
   char buf[1024];
@@ -522,8 +533,8 @@ static void signals(void **state) {
   assert_int_equal(ptrace_set_stop(ps, quiet, &regs, 1000000), 0);
   assert_int_equal(syscall(SYS_tgkill, t.pid, quiet, SIGUSR1), 0);
   assert_int_equal(ptrace_set_resume(ps, quiet), 0);
-  usleep(20000); /* no poll: it waits in its signal-delivery-stop */
-  assert_int_equal(task_state(t.pid, quiet), 't');
+  /* No poll: it waits in its signal-delivery-stop. */
+  assert_int_equal(wait_task_state(t.pid, quiet, 't'), 't');
   assert_int_equal(ptrace_set_stop(ps, quiet, &regs, 1000000), 0);
   ptrace_set_detach_all(ps);
   assert_all_free(t.pid);
@@ -537,8 +548,7 @@ static void signals(void **state) {
   assert_int_equal(ptrace_set_stop(ps, quiet, &regs, 1000000), 0);
   assert_int_equal(syscall(SYS_tgkill, t.pid, quiet, SIGUSR1), 0);
   assert_int_equal(ptrace_set_resume(ps, quiet), 0);
-  usleep(20000);
-  assert_int_equal(task_state(t.pid, quiet), 't');
+  assert_int_equal(wait_task_state(t.pid, quiet, 't'), 't');
   ptrace_set_detach_all(ps);
   assert_all_free(t.pid);
   assert_int_equal(poll(&pfd, 1, 2000), 1);
