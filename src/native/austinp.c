@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "cli.h"
 #include "clock.h"
 #include "emit_text.h"
@@ -285,6 +286,7 @@ static int run(const struct options *o) {
 
 int main(int argc, char **argv) {
   error_progname = "austinp";
+  argp_program_version = "austinp " AUSTIN_COMPAT_VERSION " (" PACKAGE_STRING ")";
   struct options o;
   enum error_kind kind = cli_parse(argc, argv, AUSTINP_DEFAULT_INTERVAL_US, &o);
   if (kind != E_OK) return error_status(kind);

@@ -19,6 +19,9 @@ struct options {
   char **command;        /* the command to launch, NULL-terminated */
 };
 
+/* What -V prints (argp's variable; each program may set its own). */
+extern const char *argp_program_version;
+
 /* Units a duration option accepts. */
 enum duration_units { UNITS_S_MS_US, UNITS_S_MS };
 
