@@ -104,36 +104,6 @@ static bool is_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-/* "/proc/<pid>/task" (and "/<tid>/<leaf>") without stdio. */
-static char *put_uint(char *p, unsigned long v) {
-  char tmp[24];
-  int k = 0;
-  do {
-    tmp[k++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (k) *p++ = tmp[--k];
-  return p;
-}
-
-static void task_path(char *buf, pid_t pid, pid_t tid, const char *leaf) {
-  char *p = buf;
-  memcpy(p, "/proc/", 6);
-  p = put_uint(p + 6, (unsigned long)pid);
-  memcpy(p, "/task", 5);
-  p += 5;
-  if (tid > 0) {
-    *p++ = '/';
-    p = put_uint(p, (unsigned long)tid);
-    if (leaf) {
-      *p++ = '/';
-      size_t l = strlen(leaf);
-      memcpy(p, leaf, l);
-      p += l;
-    }
-  }
-  *p = '\0';
-}
 
 /* One wait status of thread `tid`, without blocking. 1: *status is set;
  * 2: the leader of our child exited (seen with WNOWAIT, left to the
@@ -264,7 +234,7 @@ static bool zombie_or_gone(pid_t pid, pid_t tid) {
 /* The TracerPid of a thread, -1 when unknown. */
 static long tracer_of(pid_t pid, pid_t tid) {
   char path[64], buf[2048];
-  task_path(path, pid, tid, "status");
+  proc_task_path(path, pid, tid, "status");
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   ssize_t r = read(fd, buf, sizeof buf - 1);
@@ -360,7 +330,7 @@ int ptrace_set_sync(struct ptrace_set *ps) {
   }
   ptrace_set_poll(ps);
   char path[64];
-  task_path(path, ps->pid, 0, NULL);
+  proc_task_path(path, ps->pid, 0, "task");
   int err = 0;
   /* Threads created by threads not yet seized are not followed by the
    * kernel: look again until a pass seizes nothing new. */
@@ -389,7 +359,7 @@ int ptrace_set_sync(struct ptrace_set *ps) {
    * missed while others came and went is still there: look at each. */
   for (size_t i = 0; i < ps->n;) {
     char tp[64];
-    task_path(tp, ps->pid, ps->t[i].tid, NULL);
+    proc_task_path(tp, ps->pid, ps->t[i].tid, NULL);
     if (ps->t[i].state != T_STOPPED && access(tp, F_OK) != 0 && errno == ENOENT)
       drop(ps, i);
     else
@@ -634,7 +604,7 @@ void ptrace_set_detach_all(struct ptrace_set *ps) {
    * (their clone event is still pending): every tid of the process that is
    * still ours. The directory is read with plain system calls. */
   char path[64];
-  task_path(path, ps->pid, 0, NULL);
+  proc_task_path(path, ps->pid, 0, "task");
   for (int pass = 0; pass < 3; pass++) {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;

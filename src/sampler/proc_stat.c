@@ -18,11 +18,16 @@ static char *put_text(char *p, const char *s) {
   return p;
 }
 
-int proc_stat_state(pid_t pid, pid_t tid, char *state, pid_t *ppid) {
-  char path[64], buf[512];
-  char *p = put_decimal(put_text(path, "/proc/"), (unsigned long)pid);
+void proc_task_path(char *buf, pid_t pid, pid_t tid, const char *leaf) {
+  char *p = put_decimal(put_text(buf, "/proc/"), (unsigned long)pid);
   if (tid > 0) p = put_decimal(put_text(p, "/task/"), (unsigned long)tid);
-  *put_text(p, "/stat") = '\0';
+  if (leaf != NULL) p = put_text(put_text(p, "/"), leaf);
+  *p = '\0';
+}
+
+int proc_stat_state(pid_t pid, pid_t tid, char *state, pid_t *ppid) {
+  char path[PROC_PATH_MAX], buf[512];
+  proc_task_path(path, pid, tid, "stat");
 
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;

@@ -4,6 +4,13 @@
 
 #include <sys/types.h>
 
+/* Enough for any path proc_task_path writes with a short leaf. */
+#define PROC_PATH_MAX 64
+
+/* "/proc/PID/<leaf>" (tid 0) or "/proc/PID/task/TID/<leaf>" (no "/<leaf>"
+ * when leaf is NULL) into buf, without stdio: async-signal-safe. */
+void proc_task_path(char *buf, pid_t pid, pid_t tid, const char *leaf);
+
 /* Read /proc/PID/stat (tid 0) or /proc/PID/task/TID/stat: the state letter
  * ('R', 'S', 't', 'Z', ...) and, if ppid is not NULL, the parent's pid.
  * Only system calls (open, read, close): async-signal-safe. 0 on success,
