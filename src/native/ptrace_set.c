@@ -233,14 +233,8 @@ static bool zombie_or_gone(pid_t pid, pid_t tid) {
 
 /* The TracerPid of a thread, -1 when unknown. */
 static long tracer_of(pid_t pid, pid_t tid) {
-  char path[64], buf[2048];
-  proc_task_path(path, pid, tid, "status");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t r = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (r <= 0) return -1;
-  buf[r] = '\0';
+  char buf[2048];
+  if (proc_task_read(pid, tid, "status", buf, sizeof buf) < 0) return -1;
   char *p = strstr(buf, "TracerPid:");
   return p ? strtol(p + 10, NULL, 10) : -1;
 }

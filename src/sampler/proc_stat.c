@@ -25,16 +25,22 @@ void proc_task_path(char *buf, pid_t pid, pid_t tid, const char *leaf) {
   *p = '\0';
 }
 
-int proc_stat_state(pid_t pid, pid_t tid, char *state, pid_t *ppid) {
-  char path[PROC_PATH_MAX], buf[512];
-  proc_task_path(path, pid, tid, "stat");
-
+ssize_t proc_task_read(pid_t pid, pid_t tid, const char *leaf, char *buf,
+                       size_t size) {
+  char path[PROC_PATH_MAX];
+  proc_task_path(path, pid, tid, leaf);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+  ssize_t n = read(fd, buf, size - 1);
   close(fd);
   if (n <= 0) return -1;
   buf[n] = '\0';
+  return n;
+}
+
+int proc_stat_state(pid_t pid, pid_t tid, char *state, pid_t *ppid) {
+  char buf[512];
+  if (proc_task_read(pid, tid, "stat", buf, sizeof buf) < 0) return -1;
 
   /* "pid (comm) S ppid ...": the command name may hold spaces and
    * parentheses, so the state follows the last ')'. */

@@ -2,6 +2,7 @@
 #ifndef PROC_STAT_H
 #define PROC_STAT_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Enough for any path proc_task_path writes with a short leaf. */
@@ -10,6 +11,12 @@
 /* "/proc/PID/<leaf>" (tid 0) or "/proc/PID/task/TID/<leaf>" (no "/<leaf>"
  * when leaf is NULL) into buf, without stdio: async-signal-safe. */
 void proc_task_path(char *buf, pid_t pid, pid_t tid, const char *leaf);
+
+/* Read a small /proc file (proc_task_path's naming) into buf, NUL-ended;
+ * one read(2). Returns the bytes read, -1 when gone or unreadable.
+ * Async-signal-safe. */
+ssize_t proc_task_read(pid_t pid, pid_t tid, const char *leaf, char *buf,
+                       size_t size);
 
 /* Read /proc/PID/stat (tid 0) or /proc/PID/task/TID/stat: the state letter
  * ('R', 'S', 't', 'Z', ...) and, if ppid is not NULL, the parent's pid.
