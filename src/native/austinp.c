@@ -63,16 +63,11 @@ struct austinp {
 #define STACK_COPY_MAX (512u << 10)
 
 /* One `# map:` line per executable file mapping, so that native
- * addresses can be resolved later, elsewhere (austinp-resolve). */
-static void emit_maps(FILE *out, pid_t pid) {
-  struct proc_maps maps;
-  if (proc_maps_read(pid, &maps) != 0) return;
-  for (size_t i = 0; i < maps.count; i++) {
-    const struct proc_map *m = &maps.maps[i];
-    if (m->path != NULL && m->perms[2] == 'x')
-      fprintf(out, "# map: %" PRIx64 "-%" PRIx64 " %s\n", m->start, m->end, m->path);
-  }
-  proc_maps_free(&maps);
+ * addresses can be resolved later, elsewhere (austinp-resolve): all of
+ * them after the header, then each new one (a module imported mid-run)
+ * before the first sample that may name it. */
+static void emit_map(void *arg, uint64_t start, uint64_t end, const char *path) {
+  fprintf((FILE *)arg, "# map: %" PRIx64 "-%" PRIx64 " %s\n", start, end, path);
 }
 
 static void emit_native(FILE *out, const struct native_frame *f) {
@@ -165,6 +160,7 @@ static void sample_thread(struct austinp *a, const struct py_thread_ref *t) {
   int n = snap_rc == 0 ? unwinder_unwind(a->u, &a->snap, a->pcs, MAX_NATIVE, &complete) : 0;
   if (n < 0) n = 0;
   n = name_frames(a, n, &complete);
+  unwinder_new_mappings(a->u, emit_map, a->out);
   emit_sample(a, n, complete && n > 0);
 done:
   py_code_cache_sweep(&a->w.codes);
@@ -250,7 +246,7 @@ static int run(const struct options *o) {
   }
 
   emit_text_header(a.out, o->interval_us, o->sleepless ? "cpu" : "wall", a.rt.version);
-  emit_maps(a.out, a.t.pid);
+  unwinder_new_mappings(a.u, emit_map, a.out);
   fputc('\n', a.out);
   enum loop_end end = run_loop(&a);
 

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "elf_symbols.h"
+#include "eh_frame.h"
 #include "proc_maps.h"
 
 /* libunwind exports this (perf declares it the same way). */
@@ -37,7 +38,14 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 #define SECTION_CACHE_MAX (64u << 20) /* unwind section kept in memory */
 #define SYMBOLS_MAX (4u << 20)        /* function symbols per file */
 #define REFRESH_MIN_NS 200000000ull   /* at most 5 maps refreshes a second */
+/* A thread's own pc outside every known mapping is no garbage: code was
+ * mapped since (an extension module imported). Refresh soon, not later. */
+#define LEAF_REFRESH_MIN_NS 2000000ull
 #define CACHE_SIZE 4096               /* libunwind's register-state cache */
+#define SPLIT_PARTS_MAX 8             /* unnamed cold parts named per file */
+/* A cold part lies in another section (.text.unlikely): an FDE that
+ * follows its function's this closely is a neighbour, not a part. */
+#define SPLIT_PART_MIN_GAP 4096
 
 /* DWARF pointer encodings (.eh_frame_hdr). */
 #define DW_EH_PE_omit 0xff
@@ -78,6 +86,9 @@ struct ufile {
   struct sym *syms;
   size_t nsyms, syms_cap;
   uint32_t seq;
+  char *part_names[SPLIT_PARTS_MAX]; /* names given to unnamed cold parts */
+  size_t nparts;
+  uint64_t reported_start; /* executable mapping last told to the caller */
 };
 
 struct umap {
@@ -120,6 +131,7 @@ static void file_free(struct ufile *f) {
   if (f == NULL) return;
   for (size_t i = 0; i < 2; i++) free(f->blobs[i].data);
   free(f->syms);
+  for (size_t i = 0; i < f->nparts; i++) free(f->part_names[i]);
   elf_file_close(f->ef);
   free(f->path);
   free(f);
@@ -521,6 +533,9 @@ int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
   if (u == NULL || s == NULL || pcs == NULL || max <= 0) return 0;
   struct uctx c = {.u = u, .s = s, .regs = s->regs};
   unw_cursor_t cur;
+  if (map_find(u, s->regs.rip) == NULL && s->regs.rip >= 4096 &&
+      now_ns() - u->last_refresh_ns >= LEAF_REFRESH_MIN_NS)
+    maps_refresh(u);
   if (unw_init_remote(&cur, u->as, &c) < 0) {
     pcs[n++] = s->regs.rip;
     return n;
@@ -542,6 +557,16 @@ int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
   }
   if (complete != NULL) *complete = done;
   return n;
+}
+
+void unwinder_new_mappings(struct unwinder *u, unwinder_mapping_cb cb, void *arg) {
+  if (u == NULL) return;
+  for (size_t i = 0; i < u->nmaps; i++) {
+    struct umap *m = &u->maps[i];
+    if (!m->exec || m->file == NULL || m->file->reported_start == m->start) continue;
+    m->file->reported_start = m->start;
+    cb(arg, m->start, m->end, m->file->path);
+  }
 }
 
 int unwinder_mapping(struct unwinder *u, uint64_t pc, const char **path,
@@ -595,6 +620,63 @@ static int name_rank(const char *n) {
   return 1 + (int)(len > 1000 ? 1000 : len);
 }
 
+/* The symbol that holds a link-time address, or NULL. */
+static const struct sym *sym_at(const struct ufile *f, uint64_t link) {
+  size_t lo = 0, hi = f->nsyms;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (f->syms[mid].addr <= link) lo = mid + 1;
+    else hi = mid;
+  }
+  /* Nested symbols are rare; look back a few entries for one that holds
+   * link. */
+  for (size_t k = 0; k < 8 && lo > 0; k++, lo--) {
+    const struct sym *sy = &f->syms[lo - 1];
+    if (link - sy->addr < sy->size) return sy;
+  }
+  return NULL;
+}
+
+/* The unnamed cold part of a marked function, if the file has one: the
+ * FDE right after the function's own in .eh_frame, far from it, that no
+ * symbol covers (see eh_frame.h). Named "<function>.cold" and marked. */
+static bool find_split_part(struct ufile *f, const struct sym *sy, struct sym *part) {
+  const struct eh_section hdr = {f->blobs[0].data, f->blobs[0].addr, f->blobs[0].size};
+  const struct eh_section eh = {f->blobs[1].data, f->blobs[1].addr, f->blobs[1].size};
+  uint64_t fde, next, start, end;
+  if (!f->has_table || eh.data == NULL ||
+      eh_frame_hdr_find(&hdr, f->table_addr, f->fde_count, sy->addr, &fde) != 0 ||
+      eh_frame_fde_range(&eh, fde, &start, &end) != 0 || start != sy->addr ||
+      eh_frame_next_fde(&eh, fde, &next) != 0 ||
+      eh_frame_fde_range(&eh, next, &start, &end) != 0)
+    return false;
+  if (start + SPLIT_PART_MIN_GAP > sy->addr && start < sy->addr + sy->size + SPLIT_PART_MIN_GAP)
+    return false;
+  if (sym_at(f, start) != NULL || sym_at(f, end - 1) != NULL) return false;
+  size_t len = strlen(sy->name) + sizeof ".cold";
+  char *name = malloc(len);
+  if (name == NULL) return false;
+  snprintf(name, len, "%s.cold", sy->name);
+  f->part_names[f->nparts++] = name;
+  *part = (struct sym){.addr = start, .size = end - start, .name = name, .marked = true,
+                       .seq = f->seq++};
+  return true;
+}
+
+/* Marked functions split by the compiler keep their cold parts marked
+ * too, even where the symbol tables do not name them (stripped builds). */
+static void add_split_parts(struct ufile *f) {
+  struct sym parts[SPLIT_PARTS_MAX];
+  size_t n = 0;
+  for (size_t i = 0; i < f->nsyms && n < SPLIT_PARTS_MAX - f->nparts; i++)
+    if (f->syms[i].marked && find_split_part(f, &f->syms[i], &parts[n])) n++;
+  size_t before = f->nsyms;
+  for (size_t i = 0; i < n; i++) collect_sym(parts[i].name, parts[i].addr, parts[i].size, f);
+  if (f->nsyms == before) return;
+  for (size_t i = before; i < f->nsyms; i++) f->syms[i].marked = true;
+  qsort(f->syms, f->nsyms, sizeof *f->syms, sym_cmp);
+}
+
 static void load_symbols(struct ufile *f, unwinder_classifier classify) {
   f->syms_loaded = true;
   if (f->ef == NULL) return;
@@ -617,6 +699,7 @@ static void load_symbols(struct ufile *f, unwinder_classifier classify) {
   f->nsyms = out;
   for (size_t i = 0; classify != NULL && i < f->nsyms; i++)
     f->syms[i].marked = classify(f->syms[i].name);
+  if (classify != NULL) add_split_parts(f);
 }
 
 int unwinder_symbol_marked(struct unwinder *u, uint64_t pc, const char **name,
@@ -628,25 +711,12 @@ int unwinder_symbol_marked(struct unwinder *u, uint64_t pc, const char **name,
   if (!f->syms_loaded) load_symbols(f, u->classify);
   if (f->nsyms == 0) return -1;
   uint64_t link = pc - m->bias;
-  /* The last symbol starting at or before link. */
-  size_t lo = 0, hi = f->nsyms;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (f->syms[mid].addr <= link) lo = mid + 1;
-    else hi = mid;
-  }
-  /* Nested symbols are rare; look back a few entries for one that holds
-   * link. */
-  for (size_t k = 0; k < 8 && lo > 0; k++, lo--) {
-    const struct sym *sy = &f->syms[lo - 1];
-    if (link - sy->addr < sy->size) {
-      if (name != NULL) *name = sy->name;
-      if (offset != NULL) *offset = link - sy->addr;
-      if (marked != NULL) *marked = sy->marked;
-      return 0;
-    }
-  }
-  return -1;
+  const struct sym *sy = sym_at(f, link);
+  if (sy == NULL) return -1;
+  if (name != NULL) *name = sy->name;
+  if (offset != NULL) *offset = link - sy->addr;
+  if (marked != NULL) *marked = sy->marked;
+  return 0;
 }
 
 int unwinder_symbol(struct unwinder *u, uint64_t pc, const char **name,

@@ -36,6 +36,13 @@ int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
 int unwinder_mapping(struct unwinder *u, uint64_t pc, const char **path,
                      uint64_t *start, uint64_t *end, uint64_t *bias);
 
+/* Each executable file mapping not reported before (all of them on the
+ * first call; then those that appeared since, e.g. an extension module
+ * imported mid-run): austinp writes a `# map:` line for each. */
+typedef void (*unwinder_mapping_cb)(void *arg, uint64_t start, uint64_t end,
+                                    const char *path);
+void unwinder_new_mappings(struct unwinder *u, unwinder_mapping_cb cb, void *arg);
+
 /* The function symbol that holds pc (from the ELF symbol tables of the
  * mapped file, .gnu_debuglink / build-id debug files included; loaded once
  * per file, looked up by binary search): its name and pc's offset in it.

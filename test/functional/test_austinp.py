@@ -20,23 +20,6 @@ PY_RE = re.compile(r"^(.+):([^:]+):(\d+)$")
 SAMPLE_RE = re.compile(r"^P(\d+);T(\d+):(\d+)((?:;[^;]+)*) (\d+)$")
 MAP_RE = re.compile(r"^# map: ([0-9a-f]+)-([0-9a-f]+) (/.+)$")
 
-# Debian sid's 3.14 and 3.15 are stripped and most of their evaluation loop
-# lies in local functions (split or tail-called parts of
-# _PyEval_EvalFrameDefault) that only their separate debug symbols name:
-# the runs of the loop cannot be counted, so nothing is woven yet. Strict
-# xfail: the day they pass, the marker must go.
-TAIL_CALL_BUILDS = {"sid-3.14", "sid-3.15"}
-
-
-def xfail_tail_call(request, interp):
-    """The test still runs; it must fail (strict) on these builds."""
-    if interp.label in TAIL_CALL_BUILDS:
-        request.node.add_marker(pytest.mark.xfail(
-            strict=True,
-            reason="Debian's %s: evaluation loop in unnamed local functions (stripped, "
-                   "no debug symbols); weaving it is not implemented yet" % interp.label))
-
-
 @pytest.fixture(scope="session")
 def austinp_bin():
     if not os.access(AUSTINP, os.X_OK):
@@ -90,6 +73,13 @@ def parse(text):
         assert lines[-4 + j].startswith("# %s: " % key), lines[-4 + j]
     samples = []
     for line in lines[i + 1:-5]:
+        # Mappings that appear mid-run (modules imported) are announced
+        # before the first sample that may name them.
+        if line.startswith("# map: "):
+            m = MAP_RE.match(line)
+            assert m, "malformed map line %r" % line
+            maps.append((int(m.group(1), 16), int(m.group(2), 16), m.group(3)))
+            continue
         m = SAMPLE_RE.match(line)
         assert m, "malformed sample %r" % line
         raw = m.group(4)[1:].split(";") if m.group(4) else []
@@ -155,7 +145,6 @@ def check_busy(interp, out, ids, path):
 
 
 def test_austinp_launch(austinp_bin, interp, tmp_path, request):
-    xfail_tail_call(request, interp)
     host_ids, target_ids = interp.side_file(tmp_path)
     path = interp.target(BUSY)
     out = tmp_path / "out.austin"
@@ -167,7 +156,6 @@ def test_austinp_launch(austinp_bin, interp, tmp_path, request):
 
 
 def test_austinp_attach_leaves_target_running(austinp_bin, interp, procs, tmp_path, request):
-    xfail_tail_call(request, interp)
     host_ids, target_ids = interp.side_file(tmp_path)
     path = interp.target(BUSY)
     proc = procs.start(interp.command(BUSY, 20, target_ids))
