@@ -6,6 +6,7 @@
  * and weave the Python frames in place of the evaluation-loop frames. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "snapshot.h"
 #include "target.h"
 #include "target_python.h"
+#include "traced_output.h"
 #include "unwind.h"
 #include "weave.h"
 
@@ -202,17 +204,16 @@ static int run(const struct options *o) {
   static struct austinp a;
   char why[512] = "";
   a.o = o;
-  a.out = stdout;
-  if (o->output != NULL && (a.out = fopen(o->output, "w")) == NULL)
+  int out_fd = STDOUT_FILENO;
+  if (o->output != NULL &&
+      (out_fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
     return error_report(E_OUTPUT, "cannot open %s: %s", o->output, strerror(errno));
-  static char outbuf[1 << 16];
-  setvbuf(a.out, outbuf, _IOFBF, sizeof outbuf);
   signal(SIGPIPE, SIG_IGN);
 
   enum error_kind kind;
   uint64_t wait_us = o->timeout_us;
   if (o->command != NULL) {
-    kind = target_launch(o->command, a.out == stdout, &a.t, why, sizeof why);
+    kind = target_launch(o->command, o->output == NULL, &a.t, why, sizeof why);
     if (wait_us < TARGET_LAUNCH_MIN_WAIT_US) wait_us = TARGET_LAUNCH_MIN_WAIT_US;
   } else {
     kind = target_attach(o->pid, &a.t, why, sizeof why);
@@ -230,12 +231,22 @@ static int run(const struct options *o) {
     target_release(&a.t);
     return error_report(E_INTERNAL, "cannot set up the native sampler");
   }
+  /* Nothing is written before the target is traced: from here on, a slow
+   * reader of the output must not hold the target's threads. */
+  static char outbuf[1 << 16];
+  a.out = traced_output_open(out_fd, out_fd != STDOUT_FILENO, a.ps);
+  if (a.out == NULL) {
+    target_release(&a.t);
+    return error_report(E_INTERNAL, "cannot set up the output");
+  }
+  setvbuf(a.out, outbuf, _IOFBF, sizeof outbuf);
   /* The evaluation loop's functions are told apart once per symbol table. */
   unwinder_set_classifier(a.u, weave_is_eval_symbol);
   ptrace_set_guard(a.ps);
   if (ptrace_set_sync(a.ps) < 0) {
     int err = errno;
     ptrace_set_guard(NULL);
+    fclose(a.out);
     ptrace_set_free(a.ps);
     target_release(&a.t);
     if (err == EPERM || err == EACCES)
@@ -269,6 +280,7 @@ static int run(const struct options *o) {
   if (end == END_TARGET_EXITED) target_wait(&a.t);
   else target_release(&a.t);
 
+  fclose(a.out); /* before the set it serves goes */
   ptrace_set_free(a.ps);
   proc_maps_free(&a.maps);
   unwinder_free(a.u);
@@ -276,7 +288,6 @@ static int run(const struct options *o) {
   py_walker_free(&a.w);
   remote_close(a.r);
   py_runtime_free(&a.rt);
-  if (a.out != stdout) fclose(a.out);
   return status;
 }
 

@@ -37,7 +37,12 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 /* Bounds on what we accept from files and from the target. */
 #define SECTION_CACHE_MAX (64u << 20) /* unwind section kept in memory */
 #define SYMBOLS_MAX (4u << 20)        /* function symbols per file */
-#define REFRESH_MIN_NS 200000000ull   /* at most 5 maps refreshes a second */
+/* A return address outside every known mapping is either code mapped
+ * since the last read of the maps (a module imported) or garbage from a
+ * broken unwind. Read the maps again soon, but back off while doing so
+ * finds nothing new: from 10 ms up to 1 s between reads. */
+#define REFRESH_MIN_NS 10000000ull
+#define REFRESH_MAX_NS 1000000000ull
 /* A thread's own pc outside every known mapping is no garbage: code was
  * mapped since (an extension module imported). Refresh soon, not later. */
 #define LEAF_REFRESH_MIN_NS 2000000ull
@@ -109,6 +114,7 @@ struct unwinder {
   struct ufile **files;
   size_t nfiles, files_cap;
   uint64_t last_refresh_ns;
+  uint64_t refresh_gap_ns; /* backs off while refreshes change nothing */
   size_t last_map; /* lookup hint */
 };
 
@@ -313,6 +319,8 @@ static int maps_refresh(struct unwinder *u) {
   u->maps = maps;
   u->nmaps = n;
   if (changed && u->as != NULL) unw_flush_cache(u->as, 0, 0);
+  if (changed) u->refresh_gap_ns = REFRESH_MIN_NS;
+  else if (u->refresh_gap_ns < REFRESH_MAX_NS) u->refresh_gap_ns *= 2;
   return 0;
 }
 
@@ -340,7 +348,7 @@ static struct umap *map_find(struct unwinder *u, uint64_t addr) {
 static struct umap *map_find_pc(struct unwinder *u, uint64_t pc) {
   struct umap *m = map_find(u, pc);
   if (m != NULL || pc < 4096) return m;
-  if (now_ns() - u->last_refresh_ns < REFRESH_MIN_NS) return NULL;
+  if (now_ns() - u->last_refresh_ns < u->refresh_gap_ns) return NULL;
   if (maps_refresh(u) != 0) return NULL;
   return map_find(u, pc);
 }
@@ -496,6 +504,7 @@ struct unwinder *unwinder_new(pid_t pid) {
   struct unwinder *u = calloc(1, sizeof *u);
   if (u == NULL) return NULL;
   u->pid = pid;
+  u->refresh_gap_ns = REFRESH_MIN_NS;
   snprintf(u->root, sizeof u->root, "/proc/%d/root", (int)pid);
   if (maps_refresh(u) != 0) {
     unwinder_free(u);

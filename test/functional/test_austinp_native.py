@@ -1,0 +1,223 @@
+"""austinp on real native code: a C extension built for each interpreter,
+C code of the standard library, signal storms and targets that exit while
+they are sampled.  Every interpreter."""
+
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import SID_TARGET_DIR, SRCDIR, marks, proc_status, wait_ids
+from test_austinp import AUSTINP, parse, run
+
+BUILD_EXT = os.path.join(SRCDIR, "test", "ext", "build-ext")
+EXT_TARGET = "target_ext.py"
+EXT_FUNCTIONS = {"ext_spin", "ext_spin_loop", "ext_call_back", "ext_call_loop"}
+
+_EXT_DIRS = {}
+
+
+@pytest.fixture(scope="session")
+def austinp_bin():
+    if not os.access(AUSTINP, os.X_OK):
+        pytest.fail("austinp binary not found at %s" % AUSTINP, pytrace=False)
+    return AUSTINP
+
+
+def ext_dir(interp, tmp_path_factory):
+    """test/ext/pyaustin_ext.c built for this interpreter (once a session),
+    with its own headers (and, for the sid root, its own gcc): the
+    directory as the target sees it."""
+    if interp.label not in _EXT_DIRS:
+        if interp.root is None:
+            out = str(tmp_path_factory.mktemp("ext-" + interp.label))
+        else:
+            out = "%s/ext-%s-%d" % (SID_TARGET_DIR, interp.label, os.getpid())
+        p = subprocess.run([BUILD_EXT, " ".join(interp.argv), out], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        assert p.returncode == 0, "building the test extension failed:\n" + p.stderr
+        _EXT_DIRS[interp.label] = out
+    return _EXT_DIRS[interp.label]
+
+
+def main_samples(out, ids):
+    header, maps, samples = parse(out)
+    mine = [s for s in samples if s[1] == ids["main"]]
+    assert mine, "no sample of the main thread"
+    return maps, mine
+
+
+def index_of(frames, pred, start=0):
+    return next((k for k in range(start, len(frames)) if pred(frames[k])), None)
+
+
+def test_extension_frames_under_python_caller(austinp_bin, interp, tmp_path, tmp_path_factory):
+    """C frames of the extension sit under the Python function that called
+    it, and a callback reads Python, C, Python."""
+    ext = ext_dir(interp, tmp_path_factory)
+    host_ids, target_ids = interp.side_file(tmp_path)
+    out = tmp_path / "out.austin"
+    res = run([austinp_bin, "-i", "5ms", "-x", 3, "-o", out]
+              + interp.command(EXT_TARGET, 4, target_ids, ext))
+    assert res.returncode == 0, res.stderr
+    ids = wait_ids(host_ids, None, timeout=5)
+    maps, samples = main_samples(out.read_text(), ids)
+    assert any(path.endswith(".so") and "pyaustin_ext" in path for _, _, path in maps), \
+        "no # map: line for the extension (imported after the start)"
+    mk = marks(EXT_TARGET)
+
+    inside, good, bad = 0, 0, []
+    callbacks, cb_good, cb_bad = 0, 0, []
+    for _, _, frames, invalid in samples:
+        k = index_of(frames, lambda f: f.native and f.name in EXT_FUNCTIONS)
+        if k is None:
+            continue
+        inside += 1
+        # The nearest Python frame rootward of the C frames: the caller.
+        py = [f for f in frames[:k] if not f.native]
+        caller = (py[-1].name, py[-1].line) if py else None
+        if not invalid and caller in (("hot", mk["spin_call"]),
+                                      ("with_callback", mk["call_back_call"])):
+            good += 1
+        else:
+            bad.append(frames)
+        leaf = index_of(frames, lambda f: not f.native and f.name == "leaf")
+        if leaf is None:
+            continue
+        callbacks += 1
+        w = index_of(frames, lambda f: not f.native and f.name == "with_callback")
+        c = index_of(frames, lambda f: f.native and f.name == "ext_call_loop")
+        if not invalid and w is not None and c is not None and w < c < leaf:
+            cb_good += 1
+        else:
+            cb_bad.append(frames)
+    assert inside >= 100, "only %d samples inside the extension" % inside
+    assert good >= 0.99 * inside, "%d of %d extension samples without their Python caller:\n%s" % (
+        len(bad), inside, "\n".join(repr(f[-14:]) for f in bad[:5]))
+    assert callbacks >= 10, "only %d samples in the Python callback" % callbacks
+    assert cb_good >= 0.99 * callbacks, "%d of %d callback samples not Python, C, Python:\n%s" % (
+        len(cb_bad), callbacks, "\n".join(repr(f[-14:]) for f in cb_bad[:5]))
+
+
+def test_stdlib_c_code_under_python_caller(austinp_bin, interp, tmp_path):
+    """zlib.compress: libz's deflate appears under the Python caller."""
+    host_ids, target_ids = interp.side_file(tmp_path)
+    out = tmp_path / "out.austin"
+    res = run([austinp_bin, "-i", "5ms", "-x", 3, "-o", out]
+              + interp.command("target_stdlib_c.py", 4, target_ids))
+    assert res.returncode == 0, res.stderr
+    ids = wait_ids(host_ids, None, timeout=5)
+    _, samples = main_samples(out.read_text(), ids)
+    line = marks("target_stdlib_c.py")["compress_call"]
+    in_compress = [(f, inv) for _, _, f, inv in samples
+                   if any(not x.native and x.name == "compress_it" and x.line == line for x in f)]
+    assert len(in_compress) >= 100, "only %d samples in compress_it" % len(in_compress)
+    with_deflate = 0
+    for frames, invalid in in_compress:
+        k = index_of(frames, lambda f: not f.native and f.name == "compress_it")
+        if not invalid and index_of(frames, lambda f: f.native and f.name == "deflate", k) is not None:
+            with_deflate += 1
+    assert with_deflate >= 0.9 * len(in_compress), \
+        "deflate under compress_it in %d of %d samples; e.g. %r" % (
+            with_deflate, len(in_compress), in_compress[0][0][-10:])
+
+
+def untraced_and_running(pid):
+    """(ok, detail): no thread of pid stopped or traced."""
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            st = proc_status(int(tid))
+        except OSError:
+            continue  # the thread ended meanwhile
+        if st["TracerPid"] != "0" or st["State"][0] in "tT":
+            return False, (tid, st["State"], st["TracerPid"])
+    return True, None
+
+
+def test_kill_storm_leaves_target_running(austinp_bin, interp, procs, tmp_path):
+    """austinp, sampling at 100 us, killed at random moments (SIGINT,
+    SIGTERM, SIGKILL) 21 times: afterwards no thread of the target is
+    stopped or traced, and the target finishes its work."""
+    host_ids, target_ids = interp.side_file(tmp_path)
+    # The storm takes at most 21 x (0.3 s + the exit): the target outlives it.
+    seconds = 14
+    proc = procs.start(interp.command("target_busy.py", seconds, target_ids))
+    wait_ids(host_ids, proc)
+    started = time.monotonic()
+    rnd = random.Random(20261125)
+    signals = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL] * 7
+    rnd.shuffle(signals)
+    for n, signo in enumerate(signals):
+        ap = subprocess.Popen([austinp_bin, "-i", "100us", "-p", str(proc.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(rnd.uniform(0.0, 0.3))
+        ap.send_signal(signo)
+        try:
+            ap.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            ap.kill()
+            ap.wait()
+            pytest.fail("trial %d: austinp did not exit within 5 s of %s" % (n, signo.name))
+        ap.stderr.close()
+        assert proc.poll() is None, "trial %d (%s): the target died (%s)" % (
+            n, signo.name, proc.returncode)
+        # The kernel detaches the threads of a killed tracer as it exits;
+        # give a resumed thread a moment to leave its stop.
+        deadline = time.monotonic() + 1.0
+        while True:
+            ok, detail = untraced_and_running(proc.pid)
+            if ok or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        assert ok, "trial %d (%s): thread left stopped or traced: %r" % (n, signo.name, detail)
+    assert time.monotonic() - started < seconds, "the storm outlasted the target: inconclusive"
+    assert proc.wait(timeout=seconds + 30) == 0, proc.stderr.read()
+
+
+@pytest.mark.parametrize("mode", ["clean", "thread-exit"])
+@pytest.mark.parametrize("how", ["launch", "attach"])
+def test_target_exit_while_sampled(austinp_bin, interp, procs, tmp_path, mode, how):
+    """The target ends mid-run: austinp writes its footer and exits within
+    a second, every time."""
+    host_ids, target_ids = interp.side_file(tmp_path)
+    cmd = interp.command("target_exit.py", mode, 1.5, target_ids)
+    if how == "launch":
+        ap = subprocess.Popen([austinp_bin, "-i", "1ms"] + cmd, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True)
+        ids = wait_ids(host_ids, ap)
+    else:
+        target = procs.start(cmd)
+        ids = wait_ids(host_ids, target)
+        ap = subprocess.Popen([austinp_bin, "-i", "1ms", "-p", str(ids["pid"])],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+    # When did the target end? Polled from here, every 10 ms.
+    ended = []
+
+    def watch():
+        while os.path.exists("/proc/%d" % ids["pid"]) and not _zombie(ids["pid"]):
+            time.sleep(0.01)
+        ended.append(time.monotonic())
+
+    w = threading.Thread(target=watch)
+    w.start()
+    out, err = ap.communicate(timeout=30)
+    done = time.monotonic()
+    w.join(timeout=30)
+    assert ended, "the target did not end"
+    assert ap.returncode == 0, err
+    assert done - ended[0] < 1.0, "austinp took %.2f s to exit after the target" % (done - ended[0])
+    _, _, samples = parse(out)
+    assert samples, "no samples before the target ended"
+
+
+def _zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in "ZX"
+    except OSError:
+        return True
