@@ -11,7 +11,7 @@
 
 #include "cli.h"
 #include "clock.h"
-#include "emit_text.h"
+#include "emit.h"
 #include "emit_where.h"
 #include "errors.h"
 #include "py_discover.h"
@@ -29,7 +29,7 @@ struct where_dump {
   unsigned invalid;
 };
 
-static int where_cb(const struct sample *s, void *ctx) {
+static int where_cb(struct sample *s, void *ctx) {
   struct where_dump *d = ctx;
   d->invalid += s->invalid;
   emit_where_thread(&d->e, s);
@@ -114,15 +114,24 @@ static int run_sampler(const struct options *o) {
     return error_report(E_INTERNAL, "out of memory");
   }
 
-  emit_text_header(out, o->interval_us, o->sleepless ? "cpu" : "wall", rt.version);
-  fputc('\n', out);
+  struct emitter e;
+  if (emit_open(&e, o->binary ? EMIT_FORMAT_MOJO : EMIT_FORMAT_TEXT, out,
+                o->full ? EMIT_METRIC_FULL : o->memory ? EMIT_METRIC_MEMORY : EMIT_METRIC_TIME,
+                o->pipe) != 0) {
+    target_release(&t);
+    return error_report(E_INTERNAL, "out of memory");
+  }
+  struct emit_header_info h = {o->interval_us, o->sleepless, false, rt.version};
+  emit_header(&e, &h);
+  emit_header_end(&e);
   struct sampling_stats st;
-  enum loop_end end = sampler_run(&w, &t, o, out, &st);
+  enum loop_end end = sampler_run(&w, &t, o, &e, &st);
   int status = 0;
   if (end != END_OUTPUT) {
-    emit_text_footer(out, &st);
+    emit_footer(&e, &st);
     if (fflush(out) != 0) end = END_OUTPUT;
   }
+  emit_close(&e);
   if (end == END_OUTPUT && errno != EPIPE)
     status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
 
