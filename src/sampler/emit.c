@@ -11,7 +11,7 @@
 int emit_open(struct emitter *e, enum emit_format format, FILE *out,
               enum emit_metrics metrics, bool pipe) {
   *e = (struct emitter){format == EMIT_FORMAT_MOJO ? &emit_mojo_ops : &emit_text_ops,
-                        out, metrics, pipe, false, NULL};
+                        out, metrics, pipe, false, NULL, NULL};
   if (e->ops->open != NULL && e->ops->open(e) != 0) return -1;
   if (pipe) fflush(out);
   return 0;
@@ -21,9 +21,12 @@ static void metadata_v(struct emitter *e, const char *key, bool footer,
                        const char *fmt, va_list ap) {
   char value[512];
   vsnprintf(value, sizeof value, fmt, ap);
-  e->ops->metadata(e, key, value, footer);
-  /* A live reader must see the metadata before the first sample. */
-  if (e->pipe) fflush(e->out);
+  for (; e != NULL; e = e->also) {
+    e->ops->metadata(e, key, value, footer);
+    e->footer_open |= footer;
+    /* A live reader must see the metadata before the first sample. */
+    if (e->pipe) fflush(e->out);
+  }
 }
 
 void emit_metadata(struct emitter *e, const char *key, const char *fmt, ...) {
@@ -38,7 +41,6 @@ void emit_footer_metadata(struct emitter *e, const char *key, const char *fmt, .
   va_start(ap, fmt);
   metadata_v(e, key, true, fmt, ap);
   va_end(ap);
-  e->footer_open = true;
 }
 
 /* Total physical memory in KiB, as Austin reports it with -m and -f. */
@@ -66,13 +68,17 @@ void emit_header(struct emitter *e, const struct emit_header_info *h) {
 }
 
 void emit_header_end(struct emitter *e) {
-  if (e->ops->header_end != NULL) e->ops->header_end(e);
-  if (e->pipe) fflush(e->out);
+  for (; e != NULL; e = e->also) {
+    if (e->ops->header_end != NULL) e->ops->header_end(e);
+    if (e->pipe) fflush(e->out);
+  }
 }
 
 void emit_sample(struct emitter *e, const struct sample *s) {
-  e->ops->sample(e, s);
-  if (e->pipe) fflush(e->out);
+  for (; e != NULL; e = e->also) {
+    e->ops->sample(e, s);
+    if (e->pipe) fflush(e->out);
+  }
 }
 
 void emit_footer(struct emitter *e, const struct sampling_stats *st) {
@@ -86,8 +92,10 @@ void emit_footer(struct emitter *e, const struct sampling_stats *st) {
 }
 
 void emit_close(struct emitter *e) {
-  if (e->ops != NULL && e->ops->close != NULL) e->ops->close(e);
-  e->state = NULL;
+  for (; e != NULL; e = e->also) {
+    if (e->ops != NULL && e->ops->close != NULL) e->ops->close(e);
+    e->state = NULL;
+  }
 }
 
 const char *emit_native_filename(uint64_t pc, char *buf) {

@@ -48,6 +48,7 @@ struct emitter {
   bool pipe;        /* -P: every sample reaches the reader at once */
   bool footer_open; /* the first footer entry has been written */
   void *state;      /* the format's own */
+  struct emitter *also; /* a second emitter that receives the same run */
 };
 
 /* Set up an emitter of a format on `out` and write what opens the stream.

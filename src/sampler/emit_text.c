@@ -59,7 +59,7 @@ const struct emitter_ops emit_text_ops = {NULL, text_metadata, text_header_end,
 /* The entry points austinp has used from the start: a time-metric text
  * emitter on the stream, for one call. */
 static struct emitter on(FILE *out) {
-  return (struct emitter){&emit_text_ops, out, EMIT_METRIC_TIME, false, false, NULL};
+  return (struct emitter){&emit_text_ops, out, EMIT_METRIC_TIME, false, false, NULL, NULL};
 }
 
 void emit_text_header(FILE *out, uint64_t interval_us, const char *mode,
