@@ -183,13 +183,16 @@ static uint32_t frame_key(struct emitter *e, pid_t pid, const struct sample_fram
   bool is_native = f->kind == FRAME_NATIVE;
   const char *file = is_native ? emit_native_filename(f->pc, native) : f->filename;
   const char *name = f->name != NULL ? f->name : "??";
+  /* Column-level locations exist from 3.11 on; without a column (older
+   * versions, native frames) none of the extra fields is written. */
+  bool located = !is_native && f->column >= 0;
   int32_t blob[7] = {(int32_t)pid,
                      (int32_t)string_key(e, pid, file ? file : "??"),
                      (int32_t)string_key(e, pid, name),
                      f->line,
-                     is_native ? 0 : f->end_line,
-                     is_native ? 0 : f->column,
-                     is_native ? 0 : f->end_column};
+                     located ? f->end_line : 0,
+                     located ? f->column : 0,
+                     located ? f->end_column : 0};
   bool fresh;
   uint32_t key = intern_key(&m->frames, (const uint8_t *)blob, sizeof blob,
                             m->next_frame, &fresh);
