@@ -233,3 +233,34 @@ def test_pipe_live(austin_bin, any_interp, tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+# --------------------------------------------------------------------------
+# Sub-interpreters
+
+
+def test_subinterpreters(austin_bin, interp, tmp_path):
+    """Every interpreter of the process is sampled, each thread under its
+    interpreter's id."""
+    if interp.version_info < (3, 12):
+        pytest.skip("running code in a sub-interpreter from Python needs 3.12+")
+    host_ids, target_ids = interp.side_file(tmp_path)
+    path = interp.target("target_subinterp.py")
+    res = run_austin(["-i", "1ms", "-t", "5000"]
+                     + interp.command("target_subinterp.py", 1.5, target_ids), timeout=60)
+    assert res.returncode == 0, res
+    ids = wait_ids(host_ids, None, timeout=5)
+    prof = parse_profile(res.stdout)
+    sub = [s for s in prof.samples if s.iid == ids["subiid"] and not s.invalid]
+    assert sub, "no sample of interpreter %d: %r" % (ids["subiid"], {s.iid for s in prof.samples})
+    # The code run by run_string is "<string>" ("<script>" from 3.14).
+    assert any(s.frames and s.frames[-1][0] in ("<string>", "<script>")
+               and s.frames[-1][1] == "sub_busy" for s in sub), \
+        [s.line for s in sub[:5]]
+    # The sub-interpreter's thread state belongs to one of the two threads
+    # (3.12 runs the code in the state made by the creating thread).
+    assert {s.tid for s in sub} <= {ids["main"], ids["sub"]}, {s.tid for s in sub}
+    main = [s for s in prof.samples if s.iid == 0 and s.tid == ids["main"]]
+    busy_line = marks("target_subinterp.py")["main_busy"]
+    assert any(s.frames and s.frames[-1] == (path, "main_busy", busy_line) for s in main)
+    assert not any(in_function(s, path, "main_busy") for s in sub)
