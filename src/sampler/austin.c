@@ -11,7 +11,7 @@
 
 #include "cli.h"
 #include "clock.h"
-#include "emit_text.h"
+#include "emit.h"
 #include "emit_where.h"
 #include "errors.h"
 #include "py_discover.h"
@@ -29,7 +29,7 @@ struct where_dump {
   unsigned invalid;
 };
 
-static int where_cb(const struct sample *s, void *ctx) {
+static int where_cb(struct sample *s, void *ctx) {
   struct where_dump *d = ctx;
   d->invalid += s->invalid;
   emit_where_thread(&d->e, s);
@@ -80,6 +80,21 @@ static int run_where(const struct options *o) {
   return fflush(stdout) == 0 ? 0 : error_status(E_OUTPUT);
 }
 
+/* PYAUSTIN_MOJO_COPY=FILE: with text output, also write the run as MOJO
+ * to FILE. NULL when not asked for or not possible. */
+static FILE *open_mojo_copy(const struct options *o, struct emitter *copy,
+                            enum emit_metrics metrics) {
+  const char *path = getenv("PYAUSTIN_MOJO_COPY");
+  if (o->binary || path == NULL || *path == '\0') return NULL;
+  FILE *f = fopen(path, "w");
+  if (f == NULL) return NULL;
+  if (emit_open(copy, EMIT_FORMAT_MOJO, f, metrics, false) != 0) {
+    fclose(f);
+    return NULL;
+  }
+  return f;
+}
+
 static int run_sampler(const struct options *o) {
   char why[512] = "";
   FILE *out = stdout;
@@ -114,15 +129,30 @@ static int run_sampler(const struct options *o) {
     return error_report(E_INTERNAL, "out of memory");
   }
 
-  emit_text_header(out, o->interval_us, o->sleepless ? "cpu" : "wall", rt.version);
-  fputc('\n', out);
+  struct emitter e;
+  if (emit_open(&e, o->binary ? EMIT_FORMAT_MOJO : EMIT_FORMAT_TEXT, out,
+                o->full ? EMIT_METRIC_FULL : o->memory ? EMIT_METRIC_MEMORY : EMIT_METRIC_TIME,
+                o->pipe) != 0) {
+    target_release(&t);
+    return error_report(E_INTERNAL, "out of memory");
+  }
+  /* A MOJO copy of the same run, for the test suite, which checks that
+   * both formats carry the same samples. */
+  struct emitter copy;
+  FILE *copy_out = open_mojo_copy(o, &copy, e.metrics);
+  if (copy_out != NULL) e.also = &copy;
+  struct emit_header_info h = {o->interval_us, o->sleepless, false, rt.version};
+  emit_header(&e, &h);
+  emit_header_end(&e);
   struct sampling_stats st;
-  enum loop_end end = sampler_run(&w, &t, o, out, &st);
+  enum loop_end end = sampler_run(&w, &t, o, &e, &st);
   int status = 0;
   if (end != END_OUTPUT) {
-    emit_text_footer(out, &st);
+    emit_footer(&e, &st);
     if (fflush(out) != 0) end = END_OUTPUT;
   }
+  emit_close(&e);
+  if (copy_out != NULL) fclose(copy_out);
   if (end == END_OUTPUT && errno != EPIPE)
     status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
 

@@ -54,11 +54,16 @@ static int parse_seconds(const char *text, uint64_t *out_us) {
 }
 
 static const struct argp_option argp_options[] = {
+    {"binary", 'b', NULL, 0, "Emit data in the MOJO binary format.", 0},
+    {"full", 'f', NULL, 0, "Produce the full set of metrics (time +mem -mem).", 0},
+    {"gc", 'g', NULL, 0, "Sample the garbage collector state.", 0},
     {"interval", 'i', "n_us", 0,
      "Sampling interval in microseconds (default is 100, 10000 for austinp). "
      "Accepted units: s, ms, us.", 0},
+    {"memory", 'm', NULL, 0, "Profile memory usage.", 0},
     {"output", 'o', "FILE", 0, "Specify an output file for the collected samples.", 0},
     {"pid", 'p', "PID", 0, "Attach to the process with the given PID.", 0},
+    {"pipe", 'P', NULL, 0, "Pipe mode. Use when piping Austin output.", 0},
     {"sleepless", 's', NULL, 0, "Suppress idle samples to estimate CPU time.", 0},
     {"timeout", 't', "n_ms", 0,
      "Start up wait time in milliseconds (default is 100). Accepted units: s, ms.", 0},
@@ -108,6 +113,21 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state) {
     break;
   case 's':
     o->sleepless = true;
+    break;
+  case 'b':
+    o->binary = true;
+    break;
+  case 'f':
+    o->full = true;
+    break;
+  case 'm':
+    o->memory = true;
+    break;
+  case 'g':
+    o->gc = true;
+    break;
+  case 'P':
+    o->pipe = true;
     break;
   case ARGP_KEY_ARG:
     /* The command starts here: everything after it is its own. */

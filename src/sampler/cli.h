@@ -16,6 +16,11 @@ struct options {
   pid_t pid;             /* -p */
   pid_t where;           /* -w */
   bool sleepless;        /* -s */
+  bool binary;           /* -b: MOJO output */
+  bool full;             /* -f: time, idle and memory metrics */
+  bool memory;           /* -m: resident memory deltas */
+  bool gc;               /* -g: mark samples taken while the GC collects */
+  bool pipe;             /* -P: output read live by another program */
   char **command;        /* the command to launch, NULL-terminated */
 };
 

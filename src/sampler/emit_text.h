@@ -7,6 +7,8 @@
 #include "sample.h"
 #include "sampler_loop.h"
 
+/* Kept for austinp, which writes text only; new code uses emit.h. */
+
 /* The metadata lines that open a profile (the caller ends the header
  * with a blank line, after any metadata of its own). */
 void emit_text_header(FILE *out, uint64_t interval_us, const char *mode,

@@ -251,7 +251,7 @@ static void resolve_frames(struct py_walker *w, unsigned n, struct sample *s) {
         loc = (struct linetable_location){code->firstlineno, code->firstlineno, -1, -1};
       s->frames[s->nframes++] = (struct sample_frame){
           code->filename, code->name, loc.line, loc.end_line, loc.column,
-          loc.end_column, ref->entry};
+          loc.end_column, ref->entry, FRAME_PYTHON, 0};
     }
   }
 }
@@ -286,8 +286,20 @@ static size_t tstate_length(const struct py_layout *l) {
 
 /* Called for each thread state with its head already read; non-zero
  * stops the iteration. */
-typedef int (*thread_fn)(struct py_walker *w, int64_t iid, uint64_t thread,
+typedef int (*thread_fn)(struct py_walker *w, int64_t iid, bool gc, uint64_t thread,
                          const uint8_t *tstate, void *ctx);
+
+/* Where the "collecting" flag of an interpreter's garbage collector lives
+ * (in the runtime for 3.8, in each interpreter after), or 0 when not
+ * wanted or not known for this build. */
+static uint64_t gc_flag_address(struct py_walker *w, uint64_t interp) {
+  const struct py_layout *l = &w->rt->layout;
+  if (!w->want_gc) return 0;
+  if (l->runtime_gc_collecting >= 0)
+    return w->rt->runtime_addr + (uint64_t)l->runtime_gc_collecting;
+  if (l->interp_gc_collecting >= 0) return interp + (uint64_t)l->interp_gc_collecting;
+  return 0;
+}
 
 /* Every thread state of every interpreter, bounded. Returns the number of
  * thread states visited, or -1 when the runtime cannot be read. */
@@ -306,15 +318,20 @@ static int each_thread(struct py_walker *w, thread_fn fn, void *ctx) {
   for (unsigned ni = 0; interp != 0 && ni < PY_WALK_MAX_INTERPRETERS; ni++) {
     int64_t iid = 0;
     uint64_t thread = 0, next_interp = 0;
+    int32_t collecting = 0;
     struct remote_iov iov[] = {{interp + l->interp_id, &iid, sizeof iid},
                                {interp + l->interp_threads_head, &thread, sizeof thread},
-                               {interp + l->interp_next, &next_interp, sizeof next_interp}};
-    if (remote_readv(w->r, iov, 3) != 3) return visited ? visited : -1;
+                               {interp + l->interp_next, &next_interp, sizeof next_interp},
+                               {0, &collecting, sizeof collecting}};
+    size_t n = 3;
+    uint64_t gc_addr = gc_flag_address(w, interp);
+    if (gc_addr != 0) iov[n++].addr = gc_addr;
+    if (remote_readv(w->r, iov, n) != (int)n) return visited ? visited : -1;
 
     for (unsigned nt = 0; thread != 0 && nt < PY_WALK_MAX_THREADS; nt++) {
       if (remote_read(w->r, thread, tstate, tlen) != 0) break;
       visited++;
-      if (fn(w, iid, thread, tstate, ctx)) return visited;
+      if (fn(w, iid, collecting != 0, thread, tstate, ctx)) return visited;
       uint64_t next = u64_at(tstate, l->tstate_next);
       if (next == thread) break;
       thread = next;
@@ -327,10 +344,11 @@ static int each_thread(struct py_walker *w, thread_fn fn, void *ctx) {
 
 /* Sample one thread whose state head is in `tstate` into s. Returns false
  * for a thread that has not started (no id yet): nothing to sample. */
-static bool sample_thread(struct py_walker *w, int64_t iid, uint64_t thread,
+static bool sample_thread(struct py_walker *w, int64_t iid, bool gc, uint64_t thread,
                           uint8_t *tstate, struct sample *s) {
   s->pid = w->rt->pid;
   s->iid = iid;
+  s->gc = gc;
   s->tstate = thread;
   s->tid = native_tid(w, tstate);
   s->nframes = 0;
@@ -358,12 +376,12 @@ struct all_ctx {
   int sampled;
 };
 
-static int all_fn(struct py_walker *w, int64_t iid, uint64_t thread,
+static int all_fn(struct py_walker *w, int64_t iid, bool gc, uint64_t thread,
                   const uint8_t *tstate, void *ctx) {
   struct all_ctx *a = ctx;
   uint8_t copy[4096];
   memcpy(copy, tstate, tstate_length(&w->rt->layout));
-  if (!sample_thread(w, iid, thread, copy, a->s)) return 0;
+  if (!sample_thread(w, iid, gc, thread, copy, a->s)) return 0;
   a->sampled++;
   int stop = a->cb(a->s, a->ctx);
   py_code_cache_sweep(&w->codes);
@@ -382,8 +400,9 @@ struct list_ctx {
   int max, n;
 };
 
-static int list_fn(struct py_walker *w, int64_t iid, uint64_t thread,
+static int list_fn(struct py_walker *w, int64_t iid, bool gc, uint64_t thread,
                    const uint8_t *tstate, void *ctx) {
+  (void)gc;
   struct list_ctx *c = ctx;
   uint64_t tid = native_tid(w, tstate);
   if (tid == 0) return 0;
@@ -403,6 +422,6 @@ int py_walk_thread(struct py_walker *w, const struct py_thread_ref *t,
   size_t tlen = tstate_length(&w->rt->layout);
   if (tlen > sizeof tstate || remote_read(w->r, t->tstate, tstate, tlen) != 0)
     return -1;
-  if (!sample_thread(w, t->iid, t->tstate, tstate, s)) return -1;
+  if (!sample_thread(w, t->iid, false, t->tstate, tstate, s)) return -1;
   return 0;
 }

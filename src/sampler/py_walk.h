@@ -31,6 +31,7 @@ struct py_walker {
   struct py_code_cache codes;
   struct thread_ids tids;
   bool want_idle;          /* read each thread's scheduler state */
+  bool want_gc;            /* read whether each interpreter's GC collects */
   /* Scratch space for one thread: the frames of its chain and the heads
    * of their code objects, read in batches. */
   struct py_frame_ref *refs;
@@ -46,8 +47,9 @@ struct py_walker {
  * by one. */
 #define PY_WALK_CHUNK_MAX (256u << 10)
 
-/* Called for every thread; a non-zero return stops the walk. */
-typedef int (*py_sample_cb)(const struct sample *s, void *ctx);
+/* Called for every thread; a non-zero return stops the walk. The sample
+ * is the caller's scratch space: the callback may add to it (metrics). */
+typedef int (*py_sample_cb)(struct sample *s, void *ctx);
 
 /* 0 on success, -1 when out of memory. */
 int py_walker_init(struct py_walker *w, struct remote *r,

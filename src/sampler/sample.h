@@ -8,6 +8,14 @@
 
 #define SAMPLE_MAX_FRAMES 2048
 
+/* What a frame is. Python frames come from the walker; austinp adds the
+ * native frames it unwinds and the kernel frames it reads (-k). */
+enum sample_frame_kind {
+  FRAME_PYTHON = 0, /* filename, name, line (and columns, 3.11+) */
+  FRAME_NATIVE,     /* pc, name = symbol (NULL if unknown), line = offset */
+  FRAME_KERNEL,     /* name = kernel symbol */
+};
+
 struct sample_frame {
   const char *filename; /* owned by the code cache until the next sweep */
   const char *name;
@@ -15,6 +23,8 @@ struct sample_frame {
   int end_line, column, end_column; /* -1 when unknown */
   bool entry; /* first Python frame of one run of the evaluation loop (one
                * C call of _PyEval_EvalFrameDefault): austinp weaves on it */
+  enum sample_frame_kind kind;
+  uint64_t pc;  /* FRAME_NATIVE: the instruction address */
 };
 
 struct sample {
@@ -25,7 +35,10 @@ struct sample {
   bool idle;               /* the thread was not running */
   bool invalid;            /* the frame chain could not be read to its end */
   bool truncated;          /* more than SAMPLE_MAX_FRAMES frames */
+  bool gc;                 /* its interpreter's garbage collector was collecting */
   uint64_t metric;         /* microseconds since the previous sample */
+  int64_t mem_delta;       /* bytes of resident memory gained (< 0: released)
+                            * since the last delta was taken (-m, -f) */
   unsigned nframes;
   struct sample_frame frames[SAMPLE_MAX_FRAMES]; /* root first */
 };

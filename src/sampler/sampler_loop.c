@@ -2,8 +2,12 @@
 #include <sys/prctl.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "clock.h"
-#include "emit_text.h"
+#include "emit.h"
+#include "proc_stat.h"
 #include "sampler_loop.h"
 
 volatile sig_atomic_t sampler_stop_requested = 0;
@@ -26,22 +30,53 @@ void sampler_install_signals(void) {
 }
 
 struct round {
-  FILE *out;
-  bool sleepless;
+  struct emitter *e;
+  const struct options *o;
+  pid_t pid;
+  int64_t last_rss;   /* resident bytes when the last delta was taken */
+  bool mem_taken;     /* this round's delta went to a thread already */
   bool write_failed;
   struct sampling_stats *st;
 };
 
-static int on_sample(const struct sample *s, void *ctx) {
+/* Resident memory of a process, in bytes, or -1 when unreadable. */
+static int64_t resident_bytes(pid_t pid) {
+  char buf[128];
+  if (proc_task_read(pid, 0, "statm", buf, sizeof buf) <= 0) return -1;
+  long long size, resident;
+  if (sscanf(buf, "%lld %lld", &size, &resident) != 2) return -1;
+  return (int64_t)resident * sysconf(_SC_PAGESIZE);
+}
+
+/* The memory delta goes, once per round, to a thread that is running:
+ * Austin gives it to the thread holding the GIL, and the one running is
+ * the one that can hold it. A round where none runs takes no delta: the
+ * change is reported, whole, with the next running thread. */
+static void take_memory_delta(struct round *rd, struct sample *s) {
+  s->mem_delta = 0;
+  if (rd->mem_taken || s->idle) return;
+  int64_t rss = resident_bytes(rd->pid);
+  if (rss < 0) return;
+  rd->mem_taken = true;
+  s->mem_delta = rss - rd->last_rss;
+  rd->last_rss = rss;
+}
+
+static int on_sample(struct sample *s, void *ctx) {
   struct round *rd = ctx;
+  const struct options *o = rd->o;
   rd->st->samples++;
   if (s->invalid) rd->st->invalid++;
-  if (rd->sleepless && s->idle) return 0;
+  if (o->memory || o->full) take_memory_delta(rd, s);
+  /* Full mode keeps idle samples: they carry the idle flag. */
+  if (o->sleepless && s->idle && !o->full) return 0;
+  /* Memory mode reports only the samples that saw memory change. */
+  if (o->memory && !o->full && s->mem_delta == 0) return 0;
   /* A thread with no Python frame (not started, or finishing) has nothing
    * to attribute its time to. */
   if (s->nframes == 0 && !s->invalid) return 0;
-  emit_text_sample(rd->out, s);
-  if (ferror(rd->out)) {
+  emit_sample(rd->e, s);
+  if (ferror(rd->e->out)) {
     rd->write_failed = true;
     return 1;
   }
@@ -76,10 +111,10 @@ uint64_t sampler_next_round(uint64_t next, uint64_t done, uint64_t interval) {
 }
 
 enum loop_end sampler_run(struct py_walker *w, struct target *t,
-                          const struct options *o, FILE *out,
+                          const struct options *o, struct emitter *e,
                           struct sampling_stats *st) {
   static struct sample scratch; /* large: keep it off the stack */
-  struct round rd = {out, o->sleepless, false, st};
+  struct round rd = {e, o, t->pid, resident_bytes(t->pid), false, false, st};
   enum loop_end end;
 
   /* The default timer slack (50 us) would stretch every sleep at short
@@ -88,7 +123,8 @@ enum loop_end sampler_run(struct py_walker *w, struct target *t,
 
   sampler_stats_start(st);
   uint64_t last = st->start_us - o->interval_us, next = st->start_us;
-  w->want_idle = o->sleepless;
+  w->want_idle = o->sleepless || o->full || o->memory;
+  w->want_gc = o->gc;
 
   for (;;) {
     if (sampler_stop_requested) {
@@ -102,6 +138,7 @@ enum loop_end sampler_run(struct py_walker *w, struct target *t,
     }
     scratch.metric = now - last;
     last = now;
+    rd.mem_taken = false;
 
     int n = py_walk_all(w, &scratch, on_sample, &rd);
     if (rd.write_failed) {

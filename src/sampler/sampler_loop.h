@@ -40,9 +40,11 @@ uint64_t sampler_next_round(uint64_t next, uint64_t done, uint64_t interval);
 /* Why the loop ended. */
 enum loop_end { END_TARGET_EXITED, END_EXPOSURE, END_SIGNAL, END_OUTPUT, END_UNREADABLE };
 
+struct emitter; /* emit.h */
+
 /* Sample until the target ends, the exposure expires or a signal comes. */
 enum loop_end sampler_run(struct py_walker *w, struct target *t,
-                          const struct options *o, FILE *out,
+                          const struct options *o, struct emitter *e,
                           struct sampling_stats *st);
 
 #endif

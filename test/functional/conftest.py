@@ -22,6 +22,8 @@ from collections import defaultdict
 
 import pytest
 
+import mojo
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.abspath(os.environ.get("top_srcdir") or os.path.join(HERE, "..", ".."))
 BUILDDIR = os.path.abspath(os.environ.get("top_builddir") or SRCDIR)
@@ -208,14 +210,62 @@ class Result:
             self.returncode, self.elapsed, self.args, self.stderr, self.stdout[:2000])
 
 
-def run_austin(args, timeout=60, user=None):
-    """Run austin with the given arguments; returns a Result."""
-    cmd = [AUSTIN] + [str(a) for a in args]
+def _output_file(args):
+    """The -o/--output file of an austin command line, or None (stdout)."""
+    for i, a in enumerate(args):
+        if a in ("-o", "--output") and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--output="):
+            return a[len("--output="):]
+        if a.startswith("-o") and len(a) > 2:
+            return a[2:]
+        if not a.startswith("-") and i > 0 and args[i - 1] not in OPTIONS_WITH_VALUE:
+            return None  # the command starts here
+    return None
+
+
+OPTIONS_WITH_VALUE = {"-i", "-t", "-x", "-o", "-p", "-w", "-h", "--interval", "--timeout",
+                      "--exposure", "--output", "--pid", "--where", "--heap"}
+
+
+def check_mojo_copy(text, mojo_path):
+    """The MOJO copy of a text run decodes to the same metadata and the same
+    samples, line for line."""
+    with open(mojo_path, "rb") as f:
+        prof = mojo.decode(f.read())
+    lines = text.split("\n")
+    meta = [tuple(l[2:].split(": ", 1)) for l in lines if l.startswith("# ")]
+    assert prof.metadata == meta, "MOJO metadata %r != text metadata %r" % (
+        prof.metadata, meta)
+    samples = [l for l in lines if l.startswith("P")]
+    got = prof.text_lines()
+    if got != samples:
+        diff = next(i for i in range(min(len(got), len(samples)) + 1)
+                    if i >= len(got) or i >= len(samples) or got[i] != samples[i])
+        raise AssertionError(
+            "MOJO copy differs from the text (%d vs %d samples), first at %d:\n"
+            "text: %r\nmojo: %r" % (len(samples), len(got), diff,
+                                     samples[diff] if diff < len(samples) else None,
+                                     got[diff] if diff < len(got) else None))
+
+
+def run_austin(args, timeout=60, user=None, mojo_copy=True):
+    """Run austin with the given arguments; returns a Result.
+
+    Every text profile that austin writes is also written as MOJO (through
+    PYAUSTIN_MOJO_COPY) and checked to decode to the same samples."""
+    args = [str(a) for a in args]
+    cmd = [AUSTIN] + args
     if user is not None:
         cmd = ["runuser", "-u", user, "--"] + cmd
+    env = dict(os.environ)
+    copy = None
+    if mojo_copy and user is None and "-b" not in args and "--binary" not in args:
+        copy = os.path.join("/tmp", "austin-mojo-copy-%s.mojo" % uuid.uuid4().hex)
+        env["PYAUSTIN_MOJO_COPY"] = copy
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True, env=env)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -225,8 +275,22 @@ def run_austin(args, timeout=60, user=None):
                              % (timeout, cmd, err.decode(errors="replace"),
                                 out.decode(errors="replace")[:2000]))
     elapsed = time.monotonic() - start
-    return Result(cmd, proc.returncode, out.decode(errors="replace"),
-                  err.decode(errors="replace"), elapsed)
+    res = Result(cmd, proc.returncode, out.decode(errors="replace"),
+                 err.decode(errors="replace"), elapsed)
+    if copy is not None:
+        try:
+            outfile = _output_file(args)
+            text = res.stdout
+            if outfile is not None and os.path.exists(outfile):
+                with open(outfile, errors="replace") as f:
+                    text = f.read()
+            if text.startswith("# austin:"):
+                assert os.path.exists(copy), "austin wrote no MOJO copy of %s" % cmd
+                check_mojo_copy(text, copy)
+        finally:
+            if os.path.exists(copy):
+                os.unlink(copy)
+    return res
 
 
 class Procs:
@@ -339,19 +403,27 @@ def marks(target):
 # Output parsing
 
 
-SAMPLE_RE = re.compile(r"^P(\d+);T(\d+):(\d+)((?:;[^;]+)*) (\d+)$")
+SAMPLE_RE = re.compile(r"^P(\d+);T(\d+):(\d+)((?:;[^;]+)*) (-?\d+(?:,[01],-?\d+)?)$")
 FRAME_RE = re.compile(r"^(.+):([^:]+):(\d+)$")
 INVALID_FRAME = ":INVALID:"
+GC_FRAME = ":GC:"
 HEADER_KEYS = ["austin", "interval", "mode", "python"]
+# Header entries that only some modes write, before "python".
+OPTIONAL_HEADER_KEYS = ["memory", "multiprocess"]
 FOOTER_KEYS = ["duration", "sampling", "saturation", "errors"]
 
 
 class Sample:
-    __slots__ = ("pid", "iid", "tid", "frames", "metric", "invalid", "line")
+    """One sample line. metric is the time (or, in memory mode, the memory
+    delta); full mode also fills time, idle and memory."""
+    __slots__ = ("pid", "iid", "tid", "frames", "metric", "invalid", "gc", "time", "idle",
+                 "memory", "line")
 
-    def __init__(self, pid, iid, tid, frames, metric, invalid, line):
+    def __init__(self, pid, iid, tid, frames, metric, invalid, line, gc=False):
         self.pid, self.iid, self.tid = pid, iid, tid
         self.frames, self.metric, self.invalid, self.line = frames, metric, invalid, line
+        self.gc = gc
+        self.time = self.idle = self.memory = None
 
     def __repr__(self):
         return self.line
@@ -390,6 +462,59 @@ class Profile:
         return "\n".join("%6d %s" % (c, k) for k, c in top)
 
 
+def _parse_header(lines):
+    """The header entries (required ones in order, optional ones where
+    Austin puts them) and the index of the blank line that ends it."""
+    header, i = {}, 0
+    expected = list(HEADER_KEYS)
+    while expected:
+        m = re.match(r"^# (\w+): (.+)$", lines[i])
+        key = expected[0]
+        if m and key == "python" and m.group(1) in OPTIONAL_HEADER_KEYS:
+            assert m.group(1) not in header, "duplicate header %r" % lines[i]
+            header[m.group(1)] = m.group(2)
+            i += 1
+            continue
+        assert m and m.group(1) == key, "header line %d: expected '# %s: ...', got %r" % (
+            i + 1, key, lines[i])
+        header[key] = m.group(2)
+        expected.pop(0)
+        i += 1
+    assert lines[i] == "", "no blank line after the header: %r" % lines[i]
+    return header, i
+
+
+def _parse_sample(line, mode):
+    m = SAMPLE_RE.match(line)
+    assert m, "malformed sample line: %r" % line
+    pid, iid, tid, frames_s, metric = m.groups()
+    frames = []
+    invalid = gc = False
+    raw = frames_s[1:].split(";") if frames_s else []
+    for j, fr in enumerate(raw):
+        if fr == GC_FRAME:
+            assert j == len(raw) - 1, ":GC: is not the last frame: %r" % line
+            gc = True
+            continue
+        if fr == INVALID_FRAME:
+            assert j == len(raw) - 1 or (j == len(raw) - 2 and raw[-1] == GC_FRAME), \
+                ":INVALID: is not the last frame: %r" % line
+            invalid = True
+            continue
+        fm = FRAME_RE.match(fr)
+        assert fm, "malformed frame %r in %r" % (fr, line)
+        frames.append((fm.group(1), fm.group(2), int(fm.group(3))))
+    values = [int(v) for v in metric.split(",")]
+    assert len(values) == (3 if mode == "full" else 1), "metric %r in %s mode: %r" % (
+        metric, mode, line)
+    if mode != "memory":
+        assert values[0] >= 0, "negative time in %r" % line
+    s = Sample(int(pid), int(iid), int(tid), frames, values[0], invalid, line, gc)
+    if mode == "full":
+        s.time, s.idle, s.memory = values[0], bool(values[1]), values[2]
+    return s
+
+
 def parse_profile(text):
     """Parse austin's text output strictly; AssertionError on any deviation."""
     lines = text.split("\n")
@@ -397,13 +522,7 @@ def parse_profile(text):
     lines = lines[:-1]
     assert len(lines) >= 10, "output too short:\n%s" % text[:2000]
 
-    header = {}
-    for i, key in enumerate(HEADER_KEYS):
-        m = re.match(r"^# (\w+): (.+)$", lines[i])
-        assert m and m.group(1) == key, "header line %d: expected '# %s: ...', got %r" % (
-            i + 1, key, lines[i])
-        header[key] = m.group(2)
-    assert lines[4] == "", "no blank line after the header: %r" % lines[4]
+    header, blank = _parse_header(lines)
 
     assert lines[-5] == "", "no blank line before the footer: %r" % lines[-5]
     footer = {}
@@ -415,7 +534,8 @@ def parse_profile(text):
 
     assert header["austin"] == AUSTIN_VERSION, header
     assert re.fullmatch(r"\d+", header["interval"]), header
-    assert header["mode"] in ("wall", "cpu"), header
+    assert header["mode"] in ("wall", "cpu", "memory", "full"), header
+    assert ("memory" in header) == (header["mode"] in ("memory", "full")), header
     assert re.fullmatch(r"\d+\.\d+\.\d+", header["python"]), header
 
     assert re.fullmatch(r"\d+", footer["duration"]), footer
@@ -428,23 +548,7 @@ def parse_profile(text):
     m = re.fullmatch(r"(\d+)/(\d+)", footer["errors"])
     assert m and int(m.group(1)) <= int(m.group(2)), footer
 
-    samples = []
-    for line in lines[5:-5]:
-        m = SAMPLE_RE.match(line)
-        assert m, "malformed sample line: %r" % line
-        pid, iid, tid, frames_s, metric = m.groups()
-        frames = []
-        invalid = False
-        raw = frames_s[1:].split(";") if frames_s else []
-        for j, fr in enumerate(raw):
-            if fr == INVALID_FRAME:
-                assert j == len(raw) - 1, ":INVALID: is not the last frame: %r" % line
-                invalid = True
-                continue
-            fm = FRAME_RE.match(fr)
-            assert fm, "malformed frame %r in %r" % (fr, line)
-            frames.append((fm.group(1), fm.group(2), int(fm.group(3))))
-        samples.append(Sample(int(pid), int(iid), int(tid), frames, int(metric), invalid, line))
+    samples = [_parse_sample(line, header["mode"]) for line in lines[blank + 1:-5]]
     return Profile(header, samples, footer)
 
 

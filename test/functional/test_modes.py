@@ -1,0 +1,266 @@
+"""Modes: -m (memory), -f (full), -g (GC), -b (MOJO), -P (pipe).
+
+Every interpreter for the modes whose data comes from the interpreter or
+the process (-m, -f, -g, -b); one for -P, which only concerns the output.
+Text runs are also checked against their MOJO copy by run_austin."""
+
+import os
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+import mojo
+from conftest import AUSTIN, marks, parse_profile, run_austin, wait_ids
+
+BUSY = "target_busy.py"
+MEMORY = "target_memory.py"
+GC = "target_gc.py"
+
+
+def read_counts(path, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, "the target wrote no %s" % path
+        time.sleep(0.02)
+    with open(path) as f:
+        counts = {k: int(v) for k, v in (line.split() for line in f)}
+    os.unlink(path)
+    return counts
+
+
+def in_function(sample, path, function):
+    return any(f[0] == path and f[1] == function for f in sample.frames)
+
+
+# --------------------------------------------------------------------------
+# -m
+
+
+def test_memory(austin_bin, interp, tmp_path):
+    """Resident memory deltas: positive where the target allocates, negative
+    where it releases, of the size it allocates."""
+    host_counts, target_counts = interp.side_file(tmp_path)
+    path = interp.target(MEMORY)
+    res = run_austin(["-m", "-i", "1ms", "-t", "5000"]
+                     + interp.command(MEMORY, 2, target_counts), timeout=60)
+    assert res.returncode == 0, res
+    counts = read_counts(host_counts)
+    prof = parse_profile(res.stdout)
+    assert prof.header["mode"] == "memory", prof.header
+    assert int(prof.header["memory"]) > 0, prof.header
+    assert all(s.metric != 0 for s in prof.samples), "memory mode wrote a zero delta"
+
+    size, allocs = counts["size"], counts["allocs"]
+    assert allocs >= 3, counts
+    grown = sum(s.metric for s in prof.samples if in_function(s, path, "allocate"))
+    released = sum(s.metric for s in prof.samples if in_function(s, path, "release"))
+    leaf_lines = {s.frames[-1][2] for s in prof.samples
+                  if s.frames and in_function(s, path, "allocate")}
+    assert marks(MEMORY)["alloc"] in leaf_lines, leaf_lines
+    # Each cycle grows by size in allocate() and drops by size in release();
+    # what a round misses shows in the next one.
+    assert 0.5 * allocs * size <= grown <= 1.5 * allocs * size, (grown, counts)
+    assert -1.5 * allocs * size <= released <= -0.5 * (allocs - 1) * size, (released, counts)
+    biggest = max(abs(s.metric) for s in prof.samples)
+    assert biggest <= 2 * size, "a delta of %d bytes for %d-byte blocks" % (biggest, size)
+
+
+# --------------------------------------------------------------------------
+# -f
+
+
+def test_full(austin_bin, interp, tmp_path):
+    """time,idle,memory on every sample: the sleeping thread idle, the busy
+    ones not; memory deltas sum to the growth of the resident set."""
+    host_ids, target_ids = interp.side_file(tmp_path)
+    res = run_austin(["-f", "-i", "1ms", "-t", "5000"] + interp.command(BUSY, 2, target_ids),
+                     timeout=60)
+    assert res.returncode == 0, res
+    ids = wait_ids(host_ids, None, timeout=5)
+    prof = parse_profile(res.stdout)
+    assert prof.header["mode"] == "full", prof.header
+    for s in prof.samples:
+        assert s.time is not None and s.time >= 0, s
+    sleeper = prof.of(ids["sleeper"])
+    worker = prof.of(ids["worker"])
+    assert sleeper and worker, "no samples of the sleeper or the worker"
+    idle_share = sum(s.idle for s in sleeper) / len(sleeper)
+    busy_idle_share = sum(s.idle for s in worker) / len(worker)
+    assert idle_share >= 0.9, "sleeper idle in %.0f%% of its samples" % (100 * idle_share)
+    assert busy_idle_share <= 0.5, "worker idle in %.0f%% of its samples" % (
+        100 * busy_idle_share)
+    # Idle threads never take the memory delta of a round.
+    assert all(s.memory == 0 for s in prof.samples if s.idle)
+    assert any(s.memory != 0 for s in prof.samples), "no memory delta at all"
+
+
+# --------------------------------------------------------------------------
+# -g
+
+
+def test_gc(austin_bin, interp, tmp_path):
+    """:GC: marks the samples taken while the collector runs, and only with -g."""
+    path = interp.target(GC)
+    res = run_austin(["-g", "-i", "1ms", "-t", "5000"] + interp.command(GC, 1.5), timeout=60)
+    assert res.returncode == 0, res
+    prof = parse_profile(res.stdout)
+    gc_samples = [s for s in prof.samples if s.gc]
+    assert len(gc_samples) >= 5, "%d samples with :GC: of %d" % (
+        len(gc_samples), len(prof.samples))
+    # The explicit collections are the longest: most marked samples are in them.
+    collect_line = marks(GC)["collect"]
+    in_collect = [s for s in gc_samples
+                  if s.frames and s.frames[-1] == (path, "main", collect_line)]
+    assert len(in_collect) >= 0.5 * len(gc_samples), (len(in_collect), len(gc_samples))
+
+    res = run_austin(["-i", "1ms", "-t", "5000"] + interp.command(GC, 1), timeout=60)
+    assert res.returncode == 0, res
+    prof = parse_profile(res.stdout)
+    assert not any(s.gc for s in prof.samples), "':GC:' without -g"
+    assert any(s.frames and s.frames[-1] == (path, "main", collect_line)
+               for s in prof.samples), "the collections were not sampled"
+
+
+# --------------------------------------------------------------------------
+# -b
+
+
+def run_mojo(args, timeout=60):
+    res = subprocess.run([AUSTIN] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    assert res.returncode == 0, res
+    return mojo.decode(res.stdout)
+
+
+def test_mojo_columns(austin_bin, interp, tmp_path):
+    """A MOJO run of the busy target: the stacks of the text format, and
+    column-level locations on 3.11+, none before."""
+    host_ids, target_ids = interp.side_file(tmp_path)
+    path = interp.target(BUSY)
+    prof = run_mojo(["-b", "-i", "1ms", "-t", "5000"] + interp.command(BUSY, 1.5, target_ids))
+    ids = wait_ids(host_ids, None, timeout=5)
+    meta = prof.meta
+    assert meta["austin"] == "3.7.0" and meta["mode"] == "wall", meta
+    assert meta["python"] == interp.full_version, meta
+    assert [k for k, _ in prof.metadata][-4:] == ["duration", "sampling", "saturation", "errors"]
+    main = prof_of = [s for s in prof.samples if s.tid == ids["main"] and not s.invalid]
+    assert prof_of, "no valid samples of the main thread"
+    inner_line = marks(BUSY)["busy_inner"]
+    leaves = [s.frames[-1] for s in main if s.frames and s.frames[-1].filename == path]
+    at_inner = [f for f in leaves if f.line == inner_line]
+    assert at_inner, "no sample at the busy line %d: %r" % (inner_line, leaves[:5])
+    frames = [f for s in prof.samples for f in s.frames]
+    if interp.version_info >= (3, 11):
+        f = at_inner[0]
+        with open(os.path.join(os.path.dirname(__file__), "..", "targets", BUSY)) as src:
+            text = src.read().split("\n")[inner_line - 1]
+        assert f.end_line == inner_line, f
+        # "(x * x) % 1009" or a part of it: the columns lie in the line.
+        assert 0 < f.column < f.end_column <= len(text), (f, text)
+        assert text[f.column:f.end_column].strip(), (f, text)
+    else:
+        assert all(f.end_line == f.column == f.end_column == 0 for f in frames), \
+            [f for f in frames if f.column][:3]
+
+
+@pytest.mark.parametrize("flags, mode", [
+    (["-s"], "cpu"), (["-m"], "memory"), (["-f"], "full"), (["-g"], "wall"),
+])
+def test_mojo_modes(austin_bin, any_interp, tmp_path, flags, mode):
+    """MOJO events in every mode: the metrics each mode asks for, in
+    Austin's order, and flags only where they belong."""
+    interp = any_interp
+    target = GC if "-g" in flags else MEMORY
+    host, side = interp.side_file(tmp_path)
+    args = [target] + ([1] if target == GC else [1, side])
+    prof = run_mojo(["-b"] + flags + ["-i", "1ms", "-t", "5000"] + interp.command(*args))
+    assert prof.meta["mode"] == mode, prof.meta
+    assert ("memory" in prof.meta) == (mode in ("memory", "full")), prof.meta
+    assert prof.samples
+    expected = {"wall": ["time"], "cpu": ["time"], "memory": ["memory"],
+                "full": ["time", "memory"]}[mode]
+    for s in prof.samples:
+        metrics = [e for e in s.order if e in ("time", "memory")]
+        assert metrics == expected, (s.order, mode)
+        if s.idle:
+            assert mode == "full" and s.order.index("idle") == s.order.index("time") + 1, s.order
+        if s.gc:
+            assert "-g" in flags and s.order.index("gc") < s.order.index(expected[0])
+    if mode == "memory":
+        assert all(s.memory != 0 for s in prof.samples)
+    if mode == "cpu":
+        assert not any(s.idle for s in prof.samples)
+    if "-g" in flags:
+        assert any(s.gc for s in prof.samples), "no GC event with -g"
+
+
+# --------------------------------------------------------------------------
+# -P
+
+
+def test_pipe_live(austin_bin, any_interp, tmp_path):
+    """With -P a reader gets the metadata and then samples while the run goes
+    on; without it they would wait in austin's buffer."""
+    interp = any_interp
+    proc = subprocess.Popen([AUSTIN, "-P", "-i", "10ms", "-t", "5000"]
+                            + interp.command(BUSY, 8), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        start = time.monotonic()
+        lines = []
+        fd = proc.stdout.fileno()
+        buf = b""
+        while not any(l.startswith(b"P") for l in lines):
+            assert time.monotonic() - start < 6, "no sample within 6 s: %r" % lines
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                chunk = os.read(fd, 65536)
+                assert chunk, "austin ended before a sample arrived: %r" % lines
+                buf += chunk
+                *done, buf = buf.split(b"\n")
+                lines += done
+        elapsed = time.monotonic() - start
+        assert proc.poll() is None, "austin had ended already"
+        assert elapsed < 6, elapsed
+        first = lines.index(next(l for l in lines if l.startswith(b"P")))
+        assert [l.split(b":")[0] for l in lines[:4]] == [
+            b"# austin", b"# interval", b"# mode", b"# python"], lines[:6]
+        assert lines[first - 1] == b"", lines[:first]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
+# --------------------------------------------------------------------------
+# Sub-interpreters
+
+
+def test_subinterpreters(austin_bin, interp, tmp_path):
+    """Every interpreter of the process is sampled, each thread under its
+    interpreter's id."""
+    if interp.version_info < (3, 12):
+        pytest.skip("running code in a sub-interpreter from Python needs 3.12+")
+    host_ids, target_ids = interp.side_file(tmp_path)
+    path = interp.target("target_subinterp.py")
+    res = run_austin(["-i", "1ms", "-t", "5000"]
+                     + interp.command("target_subinterp.py", 1.5, target_ids), timeout=60)
+    assert res.returncode == 0, res
+    ids = wait_ids(host_ids, None, timeout=5)
+    prof = parse_profile(res.stdout)
+    sub = [s for s in prof.samples if s.iid == ids["subiid"] and not s.invalid]
+    assert sub, "no sample of interpreter %d: %r" % (ids["subiid"], {s.iid for s in prof.samples})
+    # The code run by run_string is "<string>" ("<script>" from 3.14).
+    assert any(s.frames and s.frames[-1][0] in ("<string>", "<script>")
+               and s.frames[-1][1] == "sub_busy" for s in sub), \
+        [s.line for s in sub[:5]]
+    # The sub-interpreter's thread state belongs to one of the two threads
+    # (3.12 runs the code in the state made by the creating thread).
+    assert {s.tid for s in sub} <= {ids["main"], ids["sub"]}, {s.tid for s in sub}
+    main = [s for s in prof.samples if s.iid == 0 and s.tid == ids["main"]]
+    busy_line = marks("target_subinterp.py")["main_busy"]
+    assert any(s.frames and s.frames[-1] == (path, "main_busy", busy_line) for s in main)
+    assert not any(in_function(s, path, "main_busy") for s in sub)
