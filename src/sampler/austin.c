@@ -80,21 +80,6 @@ static int run_where(const struct options *o) {
   return fflush(stdout) == 0 ? 0 : error_status(E_OUTPUT);
 }
 
-/* PYAUSTIN_MOJO_COPY=FILE: with text output, also write the run as MOJO
- * to FILE. NULL when not asked for or not possible. */
-static FILE *open_mojo_copy(const struct options *o, struct emitter *copy,
-                            enum emit_metrics metrics) {
-  const char *path = getenv("PYAUSTIN_MOJO_COPY");
-  if (o->binary || path == NULL || *path == '\0') return NULL;
-  FILE *f = fopen(path, "w");
-  if (f == NULL) return NULL;
-  if (emit_open(copy, EMIT_FORMAT_MOJO, f, metrics, false) != 0) {
-    fclose(f);
-    return NULL;
-  }
-  return f;
-}
-
 static int run_sampler(const struct options *o) {
   char why[512] = "";
   FILE *out = stdout;
@@ -139,7 +124,7 @@ static int run_sampler(const struct options *o) {
   /* A MOJO copy of the same run, for the test suite, which checks that
    * both formats carry the same samples. */
   struct emitter copy;
-  FILE *copy_out = open_mojo_copy(o, &copy, e.metrics);
+  FILE *copy_out = o->binary ? NULL : emit_open_mojo_copy(&copy, e.metrics);
   if (copy_out != NULL) e.also = &copy;
   struct emit_header_info h = {o->interval_us, o->sleepless, false, rt.version};
   emit_header(&e, &h);

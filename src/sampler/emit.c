@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -101,4 +102,16 @@ void emit_close(struct emitter *e) {
 const char *emit_native_filename(uint64_t pc, char *buf) {
   snprintf(buf, EMIT_NATIVE_NAME_MAX, "native@0x%" PRIx64, pc);
   return buf;
+}
+
+FILE *emit_open_mojo_copy(struct emitter *copy, enum emit_metrics metrics) {
+  const char *path = getenv("PYAUSTIN_MOJO_COPY");
+  if (path == NULL || *path == '\0') return NULL;
+  FILE *f = fopen(path, "w");
+  if (f == NULL) return NULL;
+  if (emit_open(copy, EMIT_FORMAT_MOJO, f, metrics, false) != 0) {
+    fclose(f);
+    return NULL;
+  }
+  return f;
 }

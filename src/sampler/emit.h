@@ -89,6 +89,12 @@ void emit_close(struct emitter *e);
 #define EMIT_NATIVE_NAME_MAX 32
 const char *emit_native_filename(uint64_t pc, char *buf);
 
+/* PYAUSTIN_MOJO_COPY=FILE: a MOJO emitter on FILE that a text run
+ * attaches as `also`, so that the test suite can check that both formats
+ * carry the same samples. Returns the stream (the caller closes it after
+ * emit_close), NULL when not asked for or not possible. */
+FILE *emit_open_mojo_copy(struct emitter *copy, enum emit_metrics metrics);
+
 /* Format-specific constructors (emit_text.c, emit_mojo.c). */
 extern const struct emitter_ops emit_text_ops;
 extern const struct emitter_ops emit_mojo_ops;

@@ -31,10 +31,7 @@ void sampler_install_signals(void) {
 
 struct round {
   struct emitter *e;
-  const struct options *o;
-  pid_t pid;
-  int64_t last_rss;   /* resident bytes when the last delta was taken */
-  bool mem_taken;     /* this round's delta went to a thread already */
+  struct sample_policy policy;
   bool write_failed;
   struct sampling_stats *st;
 };
@@ -48,30 +45,46 @@ static int64_t resident_bytes(pid_t pid) {
   return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }
 
+void sample_policy_init(struct sample_policy *p, const struct options *o, pid_t pid) {
+  *p = (struct sample_policy){o, pid, resident_bytes(pid), false};
+}
+
+void sample_policy_round(struct sample_policy *p) { p->mem_taken = false; }
+
 /* The memory delta goes, once per round, to a thread that is running:
  * Austin gives it to the thread holding the GIL, and the one running is
  * the one that can hold it. A round where none runs takes no delta: the
  * change is reported, whole, with the next running thread. */
-static void take_memory_delta(struct round *rd, struct sample *s) {
+static void take_memory_delta(struct sample_policy *p, struct sample *s) {
   s->mem_delta = 0;
-  if (rd->mem_taken || s->idle) return;
-  int64_t rss = resident_bytes(rd->pid);
+  if (p->mem_taken || s->idle) return;
+  int64_t rss = resident_bytes(p->pid);
   if (rss < 0) return;
-  rd->mem_taken = true;
-  s->mem_delta = rss - rd->last_rss;
-  rd->last_rss = rss;
+  p->mem_taken = true;
+  s->mem_delta = rss - p->last_rss;
+  p->last_rss = rss;
+}
+
+bool sample_policy_keep(struct sample_policy *p, struct sample *s) {
+  const struct options *o = p->o;
+  if (o->memory || o->full) take_memory_delta(p, s);
+  /* Full mode keeps idle samples: they carry the idle flag. */
+  if (o->sleepless && s->idle && !o->full) return false;
+  /* Memory mode reports only the samples that saw memory change. */
+  if (o->memory && !o->full && s->mem_delta == 0) return false;
+  return true;
+}
+
+void sample_policy_walker(const struct options *o, struct py_walker *w) {
+  w->want_idle = o->sleepless || o->full || o->memory;
+  w->want_gc = o->gc;
 }
 
 static int on_sample(struct sample *s, void *ctx) {
   struct round *rd = ctx;
-  const struct options *o = rd->o;
   rd->st->samples++;
   if (s->invalid) rd->st->invalid++;
-  if (o->memory || o->full) take_memory_delta(rd, s);
-  /* Full mode keeps idle samples: they carry the idle flag. */
-  if (o->sleepless && s->idle && !o->full) return 0;
-  /* Memory mode reports only the samples that saw memory change. */
-  if (o->memory && !o->full && s->mem_delta == 0) return 0;
+  if (!sample_policy_keep(&rd->policy, s)) return 0;
   /* A thread with no Python frame (not started, or finishing) has nothing
    * to attribute its time to. */
   if (s->nframes == 0 && !s->invalid) return 0;
@@ -114,7 +127,8 @@ enum loop_end sampler_run(struct py_walker *w, struct target *t,
                           const struct options *o, struct emitter *e,
                           struct sampling_stats *st) {
   static struct sample scratch; /* large: keep it off the stack */
-  struct round rd = {e, o, t->pid, resident_bytes(t->pid), false, false, st};
+  struct round rd = {.e = e, .st = st};
+  sample_policy_init(&rd.policy, o, t->pid);
   enum loop_end end;
 
   /* The default timer slack (50 us) would stretch every sleep at short
@@ -123,8 +137,7 @@ enum loop_end sampler_run(struct py_walker *w, struct target *t,
 
   sampler_stats_start(st);
   uint64_t last = st->start_us - o->interval_us, next = st->start_us;
-  w->want_idle = o->sleepless || o->full || o->memory;
-  w->want_gc = o->gc;
+  sample_policy_walker(o, w);
 
   for (;;) {
     if (sampler_stop_requested) {
@@ -138,7 +151,7 @@ enum loop_end sampler_run(struct py_walker *w, struct target *t,
     }
     scratch.metric = now - last;
     last = now;
-    rd.mem_taken = false;
+    sample_policy_round(&rd.policy);
 
     int n = py_walk_all(w, &scratch, on_sample, &rd);
     if (rd.write_failed) {

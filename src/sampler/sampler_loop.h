@@ -40,6 +40,22 @@ uint64_t sampler_next_round(uint64_t next, uint64_t done, uint64_t interval);
 /* Why the loop ended. */
 enum loop_end { END_TARGET_EXITED, END_EXPOSURE, END_SIGNAL, END_OUTPUT, END_UNREADABLE };
 
+/* What each sample carries beyond its frames, and which samples a run
+ * writes, as the options ask (-s, -m, -f): shared by both samplers. */
+struct sample_policy {
+  const struct options *o;
+  pid_t pid;
+  int64_t last_rss;   /* resident bytes when the last delta was taken */
+  bool mem_taken;     /* this round's delta went to a thread already */
+};
+void sample_policy_init(struct sample_policy *p, const struct options *o, pid_t pid);
+/* A new sampling round starts. */
+void sample_policy_round(struct sample_policy *p);
+/* Fill s->mem_delta (-m, -f); false when the sample is not to be written. */
+bool sample_policy_keep(struct sample_policy *p, struct sample *s);
+/* What the walker must read for these options (idle state, GC state). */
+void sample_policy_walker(const struct options *o, struct py_walker *w);
+
 struct emitter; /* emit.h */
 
 /* Sample until the target ends, the exposure expires or a signal comes. */
