@@ -168,7 +168,10 @@ static pid_t start(pthread_t *th, struct tid_arg *t) {
 
 static void reads_blocked_threads(void **state) {
   (void)state;
-  if (!privileged()) skip(); /* needs CAP_SYS_ADMIN: the test runs as root */
+  if (!privileged()) {
+    print_message("skipped: reading kernel stacks needs CAP_SYS_ADMIN (run as root)\n");
+    skip();
+  }
   struct kstack_reader *kr = kstack_reader_new(getpid());
   assert_non_null(kr);
   static struct kstack k;
