@@ -59,3 +59,14 @@ size_t kstack_parse(const char *text, size_t len, struct kstack *out) {
   }
   return out->n;
 }
+
+bool kstack_in_ptrace_stop(const struct kstack *k) {
+  static const char name[] = "ptrace_stop";
+  for (size_t i = 0; i < k->n; i++) {
+    const char *f = k->names[i];
+    if (strncmp(f, name, sizeof name - 1) == 0 &&
+        (f[sizeof name - 1] == '\0' || f[sizeof name - 1] == '.'))
+      return true;
+  }
+  return false;
+}

@@ -9,6 +9,7 @@
 #ifndef KSTACK_H
 #define KSTACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The kernel prints at most 64 frames (MAX_STACK_TRACE_DEPTH). */
@@ -29,5 +30,10 @@ struct kstack {
  * cut too. Characters that would break the collapsed-stack format (';',
  * ':' and controls) are replaced by '_'. Pure; returns out->n. */
 size_t kstack_parse(const char *text, size_t len, struct kstack *out);
+
+/* Whether the stack is that of a thread in a ptrace stop (a frame named
+ * ptrace_stop, maybe with a compiler suffix such as ".part.0"): the
+ * thread was stopped by its tracer, and this is not where it waits. */
+bool kstack_in_ptrace_stop(const struct kstack *k);
 
 #endif

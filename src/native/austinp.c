@@ -178,9 +178,12 @@ static void kernel_before_stop(struct austinp *a, pid_t tid) {
 /* Keep the kernel frames only if the stop broke a waiting system call:
  * a thread that left its wait between the read and the stop (or was in
  * user space, with an empty stack) shows no kernel frames rather than
- * stale ones. */
+ * stale ones. Nor when the read found the thread already in a ptrace stop
+ * (a late stop of ours, after an earlier stop timed out, not yet
+ * collected): then the wait it was in is not known. */
 static void kernel_after_stop(struct austinp *a, const struct user_regs_struct *regs) {
-  if (a->kstack_ok && !kstack_regs_in_wait(regs)) a->kstack_ok = false;
+  if (a->kstack_ok && (!kstack_regs_in_wait(regs) || kstack_in_ptrace_stop(&a->kstack)))
+    a->kstack_ok = false;
 }
 
 /* Stop, snapshot, read the Python chain, resume: the thread is stopped

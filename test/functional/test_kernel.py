@@ -59,7 +59,7 @@ def run(argv, timeout=60):
 
 
 def samples_by_thread(out):
-    """{tid: [(frames, kernel frames innermost last)]}, strictly parsed."""
+    """{tid: [(frames, kernel frames innermost last, invalid)]}, strictly parsed."""
     by = {}
     for line in out.splitlines():
         if not line.startswith("P"):
@@ -67,13 +67,14 @@ def samples_by_thread(out):
         m = SAMPLE_RE.match(line)
         assert m, "malformed sample %r" % line
         frames = m.group(4)[1:].split(";") if m.group(4) else []
-        if frames and frames[-1] == ":INVALID:":
+        invalid = bool(frames) and frames[-1] == ":INVALID:"
+        if invalid:
             frames = frames[:-1]
         # Kernel frames are the last ones, all together.
         first_k = next((i for i, f in enumerate(frames) if KERNEL_RE.match(f)), len(frames))
         kernel = [KERNEL_RE.match(f).group(1) for f in frames[first_k:] if KERNEL_RE.match(f)]
         assert len(kernel) == len(frames) - first_k, "kernel frames not at the leaf end: %r" % line
-        by.setdefault(int(m.group(3)), []).append((frames[:first_k], kernel))
+        by.setdefault(int(m.group(3)), []).append((frames[:first_k], kernel, invalid))
     return by
 
 
@@ -100,25 +101,32 @@ def test_kernel_frames_of_blocked_threads(austinp_bin, kinterp, procs, tmp_path)
         tid = ids[kind + "_0"]
         got = by.get(tid, [])
         assert len(got) >= 50, "%s thread: %d samples" % (kind, len(got))
-        with_k = [(u, k) for u, k in got if k]
+        with_k = [(u, k, bad) for u, k, bad in got if k]
         # The thread never leaves its wait: its samples all carry the
         # kernel stack but for a rare race with the stop.
         assert len(with_k) >= 0.95 * len(got), "%s: %d of %d samples with kernel frames" % (
             kind, len(with_k), len(got))
-        for user, kernel in with_k:
+        # Kernel frames are kept even when the sample is :INVALID: (native
+        # stack not unwound, or not woven: all of sid's); the libc wrapper
+        # is looked for in the others, most of them on a host build.
+        if kinterp.root is None:
+            assert sum(1 for _, _, bad in with_k if not bad) >= 0.5 * len(with_k), kind
+        for user, kernel, bad in with_k:
             assert not any(STOP_PATH.search(k) for k in kernel), \
                 "%s: the ptrace stop's path, not the wait: %r" % (kind, kernel)
             assert any(re.search(path_re, k) for k in kernel), (kind, kernel)
             assert re.search(leaf_re, kernel[-1]), "%s: innermost %r" % (kind, kernel)
             assert "entry_SYSCALL" in kernel[0], (kind, kernel)
+            if bad:
+                continue
             m = NATIVE_RE.match(user[-1]) if user else None
             assert m, "%s: no native frame above the kernel: %r" % (kind, user[-3:])
             if kinterp.root is None:
                 assert re.search(wrapper_re, m.group(1)), "%s: wrapper %r" % (kind, m.group(1))
     busy = by.get(ids["busy"], [])
     assert len(busy) >= 50, "busy thread: %d samples" % len(busy)
-    assert not [k for _, k in busy if k], "busy thread with kernel frames: %r" % [
-        k for _, k in busy if k][:3]
+    assert not [k for _, k, _ in busy if k], "busy thread with kernel frames: %r" % [
+        k for _, k, _ in busy if k][:3]
 
 
 def test_no_kernel_frames_without_k(austinp_bin, any_interp, procs, tmp_path):
@@ -127,7 +135,7 @@ def test_no_kernel_frames_without_k(austinp_bin, any_interp, procs, tmp_path):
     assert res.returncode == 0, res.stderr
     by = samples_by_thread(res.stdout)
     assert len(by.get(ids["sleep_0"], [])) >= 20
-    assert not any(k for samples in by.values() for _, k in samples)
+    assert not any(k for samples in by.values() for _, k, _ in samples)
 
 
 def test_kernel_without_privilege_warns_once(austinp_bin, any_interp, procs, tmp_path):
@@ -145,7 +153,7 @@ def test_kernel_without_privilege_warns_once(austinp_bin, any_interp, procs, tmp
     by = samples_by_thread(res.stdout)
     for name in ("sleep_0", "lock_0", "busy"):
         assert len(by.get(ids[name], [])) >= 50, (name, len(by.get(ids[name], [])))
-    assert not any(k for samples in by.values() for _, k in samples)
+    assert not any(k for samples in by.values() for _, k, _ in samples)
     assert_running_untraced(proc)
 
 

@@ -109,6 +109,19 @@ static void bounded_by_frames_and_pool(void **state) {
   assert_int_equal(strlen(k.names[0]), sizeof name - 1);
 }
 
+static void tells_ptrace_stop(void **state) {
+  (void)state;
+  struct kstack k;
+  parse("[<0>] ptrace_stop.part.0+0x132/0x340\n[<0>] get_signal+0x6a6/0x8a0\n", &k);
+  assert_true(kstack_in_ptrace_stop(&k));
+  parse("[<0>] ptrace_stop+0x132/0x340\n", &k);
+  assert_true(kstack_in_ptrace_stop(&k));
+  parse("[<0>] ptrace_stopper+0x1/0x2\n[<0>] futex_wait+0x1/0x2\n", &k);
+  assert_false(kstack_in_ptrace_stop(&k));
+  parse("", &k);
+  assert_false(kstack_in_ptrace_stop(&k));
+}
+
 /* --- real reads --------------------------------------------------------- */
 
 static bool privileged(void) {
@@ -273,6 +286,7 @@ int main(void) {
       cmocka_unit_test(truncated_last_line_dropped),
       cmocka_unit_test(garbage_lines_skipped),
       cmocka_unit_test(bounded_by_frames_and_pool),
+      cmocka_unit_test(tells_ptrace_stop),
       cmocka_unit_test(reads_blocked_threads),
       cmocka_unit_test(regs_tell_wait_from_user_space),
   };
