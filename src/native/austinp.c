@@ -19,6 +19,8 @@
 #include "clock.h"
 #include "emit_text.h"
 #include "errors.h"
+#include "kstack.h"
+#include "kstack_read.h"
 #include "proc_maps.h"
 #include "ptrace_set.h"
 #include "py_walk.h"
@@ -57,6 +59,9 @@ struct austinp {
   uint64_t unwoven; /* samples whose runs and entries did not match */
   struct proc_maps maps; /* to find where each thread's stack ends */
   uint64_t maps_read_us;
+  struct kstack_reader *kr; /* -k; NULL without it */
+  struct kstack kstack;     /* the sampled thread's, when kstack_ok */
+  bool kstack_ok;
 };
 
 /* Largest stack slice copied per sample: the main thread of a deep Python
@@ -117,6 +122,13 @@ static int name_frames(struct austinp *a, int n, bool *complete) {
   return n;
 }
 
+/* -k: the kernel frames at the leaf end, outermost first, as Austin 3.7
+ * writes them (before the :INVALID: mark, which stays last). */
+static void emit_kernel(const struct austinp *a) {
+  if (!a->kstack_ok) return;
+  for (size_t i = a->kstack.n; i-- > 0;) fprintf(a->out, ";kernel:%s:0", a->kstack.names[i]);
+}
+
 static void emit_sample(struct austinp *a, int nnative, bool complete) {
   const struct sample *s = &a->sample;
   FILE *out = a->out;
@@ -128,6 +140,7 @@ static void emit_sample(struct austinp *a, int nnative, bool complete) {
     /* Not woven: the native stack as it is, marked invalid. */
     a->unwoven += !s->invalid;
     for (int i = nnative - 1; i >= 0; i--) emit_native(out, &a->native[i]);
+    emit_kernel(a);
     fputs(";:INVALID:", out);
   } else {
     for (int i = 0; i < n; i++) {
@@ -138,6 +151,7 @@ static void emit_sample(struct austinp *a, int nnative, bool complete) {
         fprintf(out, ";%s:%s:%d", f->py->filename, f->py->name, f->py->line);
       }
     }
+    emit_kernel(a);
     if (!complete) fputs(";:INVALID:", out);
   }
   fprintf(out, " %" PRIu64 "\n", s->metric);
@@ -145,12 +159,38 @@ static void emit_sample(struct austinp *a, int nnative, bool complete) {
   if (n < 0 || !complete) a->st.invalid++;
 }
 
+/* -k, before the stop. The kernel stack is read *before* PTRACE_INTERRUPT,
+ * not during the stop: the interrupt wakes a thread that waits in a system
+ * call (futex, nanosleep, poll, recv) and takes it out of the wait to the
+ * ptrace stop, so that during the stop its stack file shows ptrace_stop,
+ * get_signal, arch_do_signal_or_restart... and never the wait it was in
+ * (seen on Debian 12 for all four calls). A waiting thread does not move,
+ * so the stack read just before the stop is the stack at the stop; the
+ * registers taken in the stop confirm it (kernel_after_stop). */
+static void kernel_before_stop(struct austinp *a, pid_t tid) {
+  a->kstack_ok = a->kr != NULL && kstack_reader_enabled(a->kr) &&
+                 kstack_reader_read(a->kr, tid, &a->kstack) == 0;
+}
+
+/* Keep the kernel frames only if the stop broke a waiting system call:
+ * a thread that left its wait between the read and the stop (or was in
+ * user space, with an empty stack) shows no kernel frames rather than
+ * stale ones. Nor when the read found the thread already in a ptrace stop
+ * (a late stop of ours, after an earlier stop timed out, not yet
+ * collected): then the wait it was in is not known. */
+static void kernel_after_stop(struct austinp *a, const struct user_regs_struct *regs) {
+  if (a->kstack_ok && (!kstack_regs_in_wait(regs) || kstack_in_ptrace_stop(&a->kstack)))
+    a->kstack_ok = false;
+}
+
 /* Stop, snapshot, read the Python chain, resume: the thread is stopped
  * for this function only. Then unwind, weave and emit. */
 static void sample_thread(struct austinp *a, const struct py_thread_ref *t) {
   struct user_regs_struct regs;
   pid_t tid = (pid_t)t->tid;
+  kernel_before_stop(a, tid);
   if (ptrace_set_stop(a->ps, tid, &regs, STOP_TIMEOUT_US) != 0) return;
+  kernel_after_stop(a, &regs);
   int snap_rc = snapshot_take(a->r, tid, &regs, stack_end(a, regs.rsp), STACK_COPY_MAX,
                               &a->snap);
   int py_rc = py_walk_thread(&a->w, t, &a->sample);
@@ -240,6 +280,11 @@ static int run(const struct options *o) {
     return error_report(E_INTERNAL, "cannot set up the output");
   }
   setvbuf(a.out, outbuf, _IOFBF, sizeof outbuf);
+  /* -k: without the privilege the first read warns and turns it off. */
+  if (o->kernel && (a.kr = kstack_reader_new(a.t.pid)) == NULL) {
+    target_release(&a.t);
+    return error_report(E_INTERNAL, "cannot set up the kernel stack reader");
+  }
   /* The evaluation loop's functions are told apart once per symbol table. */
   unwinder_set_classifier(a.u, weave_is_eval_symbol);
   ptrace_set_guard(a.ps);
@@ -284,6 +329,7 @@ static int run(const struct options *o) {
   ptrace_set_free(a.ps);
   proc_maps_free(&a.maps);
   unwinder_free(a.u);
+  kstack_reader_free(a.kr);
   snapshot_free(&a.snap);
   py_walker_free(&a.w);
   remote_close(a.r);
@@ -295,7 +341,7 @@ int main(int argc, char **argv) {
   error_progname = "austinp";
   argp_program_version = "austinp " AUSTIN_COMPAT_VERSION " (" PACKAGE_STRING ")";
   struct options o;
-  enum error_kind kind = cli_parse(argc, argv, AUSTINP_DEFAULT_INTERVAL_US, &o);
+  enum error_kind kind = cli_parse_austinp(argc, argv, AUSTINP_DEFAULT_INTERVAL_US, &o);
   if (kind != E_OK) return error_status(kind);
   if (o.where) return error_report(E_BAD_OPTION, "where mode (-w) is not available in austinp yet");
   return run(&o);

@@ -72,6 +72,13 @@ static const struct argp_option argp_options[] = {
     {"exposure", 'x', "n_sec", 0, "Sample for n_sec seconds only.", 0},
     {0}};
 
+/* austinp's own: appended to the table above by cli_parse_austinp. */
+static const struct argp_option kernel_option = {
+    "kernel", 'k', NULL, 0,
+    "Sample kernel call stacks too (needs CAP_SYS_ADMIN, e.g. root).", 0};
+
+#define N_OPTIONS (sizeof argp_options / sizeof *argp_options)
+
 struct parse_state {
   struct options *o;
   enum error_kind error;
@@ -129,6 +136,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state) {
   case 'P':
     o->pipe = true;
     break;
+  case 'k':
+    o->kernel = true;
+    break;
   case ARGP_KEY_ARG:
     /* The command starts here: everything after it is its own. */
     o->command = &state->argv[state->next - 1];
@@ -153,13 +163,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state) {
   return 0;
 }
 
-enum error_kind cli_parse(int argc, char **argv, uint64_t default_interval_us,
-                          struct options *o) {
+static enum error_kind parse_with(const struct argp_option *options, int argc, char **argv,
+                                  uint64_t default_interval_us, struct options *o) {
   static const char doc[] =
       "Austin is a frame stack sampler for CPython that is used to extract "
       "profiling data out of a running Python process that requires no "
       "instrumentation and has practically no impact on the tracee.";
-  struct argp argp = {argp_options, parse_opt, "command [ARG...]", doc,
+  struct argp argp = {options, parse_opt, "command [ARG...]", doc,
                       NULL, NULL, NULL};
   memset(o, 0, sizeof *o);
   o->interval_us = default_interval_us;
@@ -171,4 +181,18 @@ enum error_kind cli_parse(int argc, char **argv, uint64_t default_interval_us,
   error_t rc = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &ps);
   if (ps.error != E_OK) return ps.error;
   return rc == 0 ? E_OK : E_BAD_OPTION;
+}
+
+enum error_kind cli_parse(int argc, char **argv, uint64_t default_interval_us,
+                          struct options *o) {
+  return parse_with(argp_options, argc, argv, default_interval_us, o);
+}
+
+enum error_kind cli_parse_austinp(int argc, char **argv, uint64_t default_interval_us,
+                                  struct options *o) {
+  struct argp_option options[N_OPTIONS + 1];
+  memcpy(options, argp_options, sizeof argp_options);
+  options[N_OPTIONS - 1] = kernel_option;
+  options[N_OPTIONS] = (struct argp_option){0};
+  return parse_with(options, argc, argv, default_interval_us, o);
 }

@@ -21,6 +21,7 @@ struct options {
   bool memory;           /* -m: resident memory deltas */
   bool gc;               /* -g: mark samples taken while the GC collects */
   bool pipe;             /* -P: output read live by another program */
+  bool kernel;           /* -k: kernel stacks too (austinp only) */
   char **command;        /* the command to launch, NULL-terminated */
 };
 
@@ -40,5 +41,10 @@ int cli_parse_duration(const char *text, enum duration_units units,
  * stderr and returns E_BAD_OPTION; --help/--usage/-V print and exit 0. */
 enum error_kind cli_parse(int argc, char **argv, uint64_t default_interval_us,
                           struct options *o);
+
+/* The same for austinp, which also takes -k/--kernel (austin does not
+ * offer it: argp rejects it as an unknown option there). */
+enum error_kind cli_parse_austinp(int argc, char **argv, uint64_t default_interval_us,
+                                  struct options *o);
 
 #endif

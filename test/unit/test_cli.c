@@ -44,11 +44,31 @@ static void rejects_garbage(void **state) {
   assert_int_equal(cli_parse_duration(NULL, UNITS_S_MS_US, 1, &us), -1);
 }
 
+static void austinp_takes_kernel(void **state) {
+  (void)state;
+  struct options o;
+  char *with_k[] = {"austinp", "-k", "-p", "42", NULL};
+  assert_int_equal(cli_parse_austinp(4, with_k, 10000, &o), E_OK);
+  assert_true(o.kernel);
+  assert_int_equal(o.pid, 42);
+  char *long_k[] = {"austinp", "--kernel", "-x", "1", "python3", "-k", NULL};
+  assert_int_equal(cli_parse_austinp(6, long_k, 10000, &o), E_OK);
+  assert_true(o.kernel);
+  /* A -k after the command is the command's own. */
+  assert_string_equal(o.command[0], "python3");
+  assert_string_equal(o.command[1], "-k");
+  char *without[] = {"austinp", "-p", "42", NULL};
+  assert_int_equal(cli_parse_austinp(3, without, 10000, &o), E_OK);
+  assert_false(o.kernel);
+  assert_int_equal(o.interval_us, 10000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(interval_units),
       cmocka_unit_test(timeout_units),
       cmocka_unit_test(rejects_garbage),
+      cmocka_unit_test(austinp_takes_kernel),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
