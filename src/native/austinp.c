@@ -17,7 +17,7 @@
 #include "config.h"
 #include "cli.h"
 #include "clock.h"
-#include "emit_text.h"
+#include "emit.h"
 #include "errors.h"
 #include "kstack.h"
 #include "kstack_read.h"
@@ -43,6 +43,12 @@
 struct austinp {
   const struct options *o;
   FILE *out;
+  struct emitter e;
+  struct emitter copy;   /* PYAUSTIN_MOJO_COPY, for the tests */
+  FILE *copy_out;
+  struct sample_policy policy;
+  bool want_idle;            /* -s, -m, -f: tell idle threads apart */
+  struct sample woven_sample; /* what is written: woven, native, kernel */
   struct target t;
   struct py_runtime rt;
   struct remote *r;
@@ -74,12 +80,7 @@ struct austinp {
  * them after the header, then each new one (a module imported mid-run)
  * before the first sample that may name it. */
 static void emit_map(void *arg, uint64_t start, uint64_t end, const char *path) {
-  fprintf((FILE *)arg, "# map: %" PRIx64 "-%" PRIx64 " %s\n", start, end, path);
-}
-
-static void emit_native(FILE *out, const struct native_frame *f) {
-  fprintf(out, ";native@0x%" PRIx64 ":%s:%" PRIu64, f->pc,
-          f->symbol ? f->symbol : "??", f->offset);
+  emit_metadata(arg, "map", "%" PRIx64 "-%" PRIx64 " %s", start, end, path);
 }
 
 /* End of the mapping that holds a thread's stack pointer, so that the
@@ -122,41 +123,61 @@ static int name_frames(struct austinp *a, int n, bool *complete) {
   return n;
 }
 
-/* -k: the kernel frames at the leaf end, outermost first, as Austin 3.7
- * writes them (before the :INVALID: mark, which stays last). */
-static void emit_kernel(const struct austinp *a) {
-  if (!a->kstack_ok) return;
-  for (size_t i = a->kstack.n; i-- > 0;) fprintf(a->out, ";kernel:%s:0", a->kstack.names[i]);
+/* Frames of the sample to write, root first; those beyond its capacity
+ * (a runaway recursion) are dropped at the root end. */
+static void push_frame(struct sample *out, struct sample_frame f) {
+  if (out->nframes < SAMPLE_MAX_FRAMES) out->frames[out->nframes++] = f;
+  else out->truncated = true;
 }
 
-static void emit_sample(struct austinp *a, int nnative, bool complete) {
+static void push_native(struct sample *out, const struct native_frame *f) {
+  push_frame(out, (struct sample_frame){.kind = FRAME_NATIVE, .pc = f->pc, .name = f->symbol,
+                                        .line = (int)f->offset, .end_line = -1, .column = -1,
+                                        .end_column = -1});
+}
+
+/* -k: the kernel frames at the leaf end, outermost first, as Austin 3.7
+ * writes them (the :INVALID: mark, when there is one, stays last). */
+static void push_kernel(const struct austinp *a, struct sample *out) {
+  if (!a->kstack_ok) return;
+  for (size_t i = a->kstack.n; i-- > 0;)
+    push_frame(out, (struct sample_frame){.kind = FRAME_KERNEL, .name = a->kstack.names[i],
+                                          .line = 0, .end_line = -1, .column = -1,
+                                          .end_column = -1});
+}
+
+/* The sample to write: the Python frames woven into the native stack or,
+ * when they cannot be woven, the native stack alone, marked invalid. */
+static void emit_woven(struct austinp *a, int nnative, bool complete) {
   const struct sample *s = &a->sample;
-  FILE *out = a->out;
-  fprintf(out, "P%d;T%" PRId64 ":%" PRIu64, (int)s->pid, s->iid, s->tid);
+  struct sample *out = &a->woven_sample;
+  out->pid = s->pid;
+  out->iid = s->iid;
+  out->tid = s->tid;
+  out->idle = s->idle;
+  out->gc = s->gc;
+  out->metric = s->metric;
+  out->mem_delta = s->mem_delta;
+  out->nframes = 0;
+  out->truncated = false;
   int n = s->invalid ? -1
                      : weave(a->native, nnative, s->frames, (int)s->nframes,
                              a->woven, MAX_WOVEN);
   if (n < 0) {
-    /* Not woven: the native stack as it is, marked invalid. */
     a->unwoven += !s->invalid;
-    for (int i = nnative - 1; i >= 0; i--) emit_native(out, &a->native[i]);
-    emit_kernel(a);
-    fputs(";:INVALID:", out);
+    for (int i = nnative - 1; i >= 0; i--) push_native(out, &a->native[i]);
   } else {
     for (int i = 0; i < n; i++) {
       const struct woven_frame *f = &a->woven[i];
-      if (f->kind == WOVEN_NATIVE) {
-        emit_native(out, f->native);
-      } else {
-        fprintf(out, ";%s:%s:%d", f->py->filename, f->py->name, f->py->line);
-      }
+      if (f->kind == WOVEN_NATIVE) push_native(out, f->native);
+      else push_frame(out, *f->py);
     }
-    emit_kernel(a);
-    if (!complete) fputs(";:INVALID:", out);
   }
-  fprintf(out, " %" PRIu64 "\n", s->metric);
+  push_kernel(a, out);
+  out->invalid = n < 0 || !complete;
+  emit_sample(&a->e, out);
   a->st.samples++;
-  if (n < 0 || !complete) a->st.invalid++;
+  if (out->invalid) a->st.invalid++;
 }
 
 /* -k, before the stop. The kernel stack is read *before* PTRACE_INTERRUPT,
@@ -195,15 +216,18 @@ static void sample_thread(struct austinp *a, const struct py_thread_ref *t) {
                               &a->snap);
   int py_rc = py_walk_thread(&a->w, t, &a->sample);
   ptrace_set_resume(a->ps, tid);
+  /* Idle is what the thread was doing when we stopped it (its /proc state
+   * now reads "traced"): waiting in a system call that the stop broke. */
+  a->sample.idle = a->want_idle && kstack_regs_in_wait(&regs);
 
   if (py_rc != 0) return;
-  if (a->o->sleepless && a->sample.idle) goto done;
+  if (!sample_policy_keep(&a->policy, &a->sample)) goto done;
   bool complete = false;
   int n = snap_rc == 0 ? unwinder_unwind(a->u, &a->snap, a->pcs, MAX_NATIVE, &complete) : 0;
   if (n < 0) n = 0;
   n = name_frames(a, n, &complete);
-  unwinder_new_mappings(a->u, emit_map, a->out);
-  emit_sample(a, n, complete && n > 0);
+  unwinder_new_mappings(a->u, emit_map, &a->e);
+  emit_woven(a, n, complete && n > 0);
 done:
   py_code_cache_sweep(&a->w.codes);
 }
@@ -213,7 +237,9 @@ static enum loop_end run_loop(struct austinp *a) {
   struct sampling_stats *st = &a->st;
   sampler_stats_start(st);
   uint64_t last = st->start_us - o->interval_us, next = st->start_us;
-  a->w.want_idle = o->sleepless;
+  sample_policy_walker(o, &a->w);
+  a->want_idle = a->w.want_idle;
+  a->w.want_idle = false; /* see sample_thread */
   enum loop_end end;
 
   for (;;) {
@@ -224,6 +250,7 @@ static enum loop_end run_loop(struct austinp *a) {
     if (!target_alive(&a->t)) { end = END_TARGET_EXITED; break; }
     a->sample.metric = now - last;
     last = now;
+    sample_policy_round(&a->policy);
 
     /* Threads that started since the last round are seized now. */
     ptrace_set_sync(a->ps);
@@ -301,9 +328,23 @@ static int run(const struct options *o) {
                         strerror(err));
   }
 
-  emit_text_header(a.out, o->interval_us, o->sleepless ? "cpu" : "wall", a.rt.version);
-  unwinder_new_mappings(a.u, emit_map, a.out);
-  fputc('\n', a.out);
+  if (emit_open(&a.e, o->binary ? EMIT_FORMAT_MOJO : EMIT_FORMAT_TEXT, a.out,
+                o->full ? EMIT_METRIC_FULL : o->memory ? EMIT_METRIC_MEMORY : EMIT_METRIC_TIME,
+                o->pipe) != 0) {
+    ptrace_set_guard(NULL);
+    fclose(a.out);
+    ptrace_set_free(a.ps);
+    target_release(&a.t);
+    return error_report(E_INTERNAL, "out of memory");
+  }
+  /* A MOJO copy of the same run, for the test suite. */
+  a.copy_out = o->binary ? NULL : emit_open_mojo_copy(&a.copy, a.e.metrics);
+  if (a.copy_out != NULL) a.e.also = &a.copy;
+  sample_policy_init(&a.policy, o, a.t.pid);
+  struct emit_header_info h = {o->interval_us, o->sleepless, false, a.rt.version};
+  emit_header(&a.e, &h);
+  unwinder_new_mappings(a.u, emit_map, &a.e);
+  emit_header_end(&a.e);
   enum loop_end end = run_loop(&a);
 
   /* The target first: every thread resumed and detached before anything
@@ -313,9 +354,11 @@ static int run(const struct options *o) {
 
   int status = 0;
   if (end != END_OUTPUT) {
-    emit_text_footer(a.out, &a.st);
+    emit_footer(&a.e, &a.st);
     if (fflush(a.out) != 0) end = END_OUTPUT;
   }
+  emit_close(&a.e);
+  if (a.copy_out != NULL) fclose(a.copy_out);
   if (end == END_OUTPUT && errno != EPIPE)
     status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
   if (a.unwoven)

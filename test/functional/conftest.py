@@ -249,13 +249,14 @@ def check_mojo_copy(text, mojo_path):
                                      got[diff] if diff < len(got) else None))
 
 
-def run_austin(args, timeout=60, user=None, mojo_copy=True):
-    """Run austin with the given arguments; returns a Result.
+def run_austin(args, timeout=60, user=None, mojo_copy=True, binary=None):
+    """Run austin (or `binary`: austinp) with the given arguments; returns a
+    Result.
 
     Every text profile that austin writes is also written as MOJO (through
     PYAUSTIN_MOJO_COPY) and checked to decode to the same samples."""
     args = [str(a) for a in args]
-    cmd = [AUSTIN] + args
+    cmd = [binary or AUSTIN] + args
     if user is not None:
         cmd = ["runuser", "-u", user, "--"] + cmd
     env = dict(os.environ)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import (
-    BUILDDIR, assert_running_untraced, marks, proc_status, wait_ids,
+    BUILDDIR, assert_running_untraced, marks, proc_status, run_austin, wait_ids,
 )
 
 AUSTINP = os.environ.get("AUSTINP") or os.path.join(BUILDDIR, "src", "native", "austinp")
@@ -28,9 +28,9 @@ def austinp_bin():
 
 
 def run(argv, timeout=60):
-    p = subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=timeout, universal_newlines=True)
-    return p
+    """austinp (argv[0]) with argv[1:]: its text output is also checked
+    against the MOJO copy of the same run (conftest.run_austin)."""
+    return run_austin([str(a) for a in argv[1:]], timeout=timeout, binary=str(argv[0]))
 
 
 class Frame:
@@ -188,3 +188,41 @@ def test_austinp_signal_detaches(austinp_bin, any_interp, procs, tmp_path, signo
     for tid in os.listdir("/proc/%d/task" % proc.pid):
         st = proc_status(int(tid))
         assert st["TracerPid"] == "0" and st["State"][0] not in "tT", (tid, st)
+
+
+def test_austinp_binary_full_sleepless(austinp_bin, any_interp, procs, tmp_path):
+    """-b writes MOJO with the native frames and the # map: metadata; -f
+    ends each sample with time, idle flag and memory delta, the sleeping
+    thread idle."""
+    import mojo
+    host_ids, target_ids = any_interp.side_file(tmp_path)
+    proc = procs.start(any_interp.command(BUSY, 20, target_ids))
+    ids = wait_ids(host_ids, proc)
+    out = tmp_path / "out.mojo"
+    res = run([austinp_bin, "-b", "-x", 1, "-o", out, "-p", proc.pid])
+    assert res.returncode == 0, res.stderr
+    prof = mojo.decode(out.read_bytes())
+    assert any(k == "map" for k, _ in prof.metadata), prof.metadata[:8]
+    lines = prof.text_lines()
+    assert lines and all(re.search(r";native@0x[0-9a-f]+:", l) for l in lines), lines[:3]
+
+    res = run([austinp_bin, "-f", "-x", 1, "-p", proc.pid])
+    assert res.returncode == 0, res.stderr
+    idle = {}
+    for line in res.stdout.splitlines():
+        if not line.startswith("P"):
+            continue
+        m = re.search(r";T\d+:(\d+);.* (\d+),([01]),(-?\d+)$", line)
+        assert m, "not a full-metrics sample: %r" % line[-200:]
+        idle.setdefault(int(m.group(1)), []).append(m.group(3) == "1")
+    sleeper, worker = idle.get(ids["sleeper"], []), idle.get(ids["worker"], [])
+    assert sleeper and sum(sleeper) >= 0.9 * len(sleeper), sleeper
+    assert worker and sum(worker) <= 0.5 * len(worker), worker
+
+    # -s: the sleeping thread is left out, the busy ones stay.
+    res = run([austinp_bin, "-s", "-x", 1, "-p", proc.pid])
+    assert res.returncode == 0, res.stderr
+    _, _, samples = parse(res.stdout)
+    tids = [s[1] for s in samples]
+    assert tids.count(ids["worker"]) >= 10 and tids.count(ids["main"]) >= 10, set(tids)
+    assert tids.count(ids["sleeper"]) <= 0.05 * len(tids), (tids.count(ids["sleeper"]), len(tids))
