@@ -19,13 +19,10 @@
 #include "clock.h"
 #include "emit.h"
 #include "errors.h"
-#include "kstack.h"
-#include "kstack_read.h"
-#include "proc_maps.h"
+#include "capture.h"
 #include "ptrace_set.h"
 #include "py_walk.h"
 #include "sampler_loop.h"
-#include "snapshot.h"
 #include "target.h"
 #include "target_python.h"
 #include "traced_output.h"
@@ -55,7 +52,8 @@ struct austinp {
   struct py_walker w;
   struct ptrace_set *ps;
   struct unwinder *u;
-  struct native_snapshot snap;
+  struct capturer cap;
+  struct capture capture;
   struct sample sample;
   uint64_t pcs[MAX_NATIVE];
   struct native_frame native[MAX_NATIVE];
@@ -63,17 +61,7 @@ struct austinp {
   struct py_thread_ref threads[MAX_THREADS];
   struct sampling_stats st;
   uint64_t unwoven; /* samples whose runs and entries did not match */
-  struct proc_maps maps; /* to find where each thread's stack ends */
-  uint64_t maps_read_us;
-  struct kstack_reader *kr; /* -k; NULL without it */
-  struct kstack kstack;     /* the sampled thread's, when kstack_ok */
-  bool kstack_ok;
 };
-
-/* Largest stack slice copied per sample: the main thread of a deep Python
- * program uses well over 64 KiB of C stack between its entry point and
- * the evaluation loop; a thread's slice ends at its stack's end anyway. */
-#define STACK_COPY_MAX (512u << 10)
 
 /* One `# map:` line per executable file mapping, so that native
  * addresses can be resolved later, elsewhere (austinp-resolve): all of
@@ -81,46 +69,6 @@ struct austinp {
  * before the first sample that may name it. */
 static void emit_map(void *arg, uint64_t start, uint64_t end, const char *path) {
   emit_metadata(arg, "map", "%" PRIx64 "-%" PRIx64 " %s", start, end, path);
-}
-
-/* End of the mapping that holds a thread's stack pointer, so that the
- * copy goes up to the outermost frame and no further. The maps are read
- * again when sp falls outside them (new threads), at most every 100 ms. */
-static uint64_t stack_end(struct austinp *a, uint64_t sp) {
-  for (int attempt = 0; attempt < 2; attempt++) {
-    for (size_t i = 0; i < a->maps.count; i++)
-      if (sp >= a->maps.maps[i].start && sp < a->maps.maps[i].end)
-        return a->maps.maps[i].end;
-    uint64_t now = clock_us();
-    if (attempt > 0 || now - a->maps_read_us < 100000) break;
-    a->maps_read_us = now;
-    proc_maps_free(&a->maps);
-    if (proc_maps_read(a->t.pid, &a->maps) != 0) break;
-  }
-  return 0;
-}
-
-/* Name the unwound pcs. A return address points after its call: look up
- * pc - 1 for every frame but the innermost, so that a call at the very
- * end of a function is not named after the next one. */
-static int name_frames(struct austinp *a, int n, bool *complete) {
-  for (int i = 0; i < n; i++) {
-    /* A return address outside every executable mapping is garbage that
-     * the unwinder took from the stack: the stack ends here, unfinished. */
-    const char *path;
-    uint64_t start, end, bias;
-    if (unwinder_mapping(a->u, a->pcs[i], &path, &start, &end, &bias) != 0) {
-      *complete = false;
-      return i;
-    }
-    struct native_frame *f = &a->native[i];
-    const char *name = NULL;
-    bool eval = false;
-    uint64_t offset = 0, lookup = i == 0 ? a->pcs[i] : a->pcs[i] - 1;
-    if (unwinder_symbol_marked(a->u, lookup, &name, &offset, &eval) == 0 && i > 0) offset++;
-    *f = (struct native_frame){a->pcs[i], name, name ? offset : 0, name != NULL && eval};
-  }
-  return n;
 }
 
 /* Frames of the sample to write, root first; those beyond its capacity
@@ -139,9 +87,10 @@ static void push_native(struct sample *out, const struct native_frame *f) {
 /* -k: the kernel frames at the leaf end, outermost first, as Austin 3.7
  * writes them (the :INVALID: mark, when there is one, stays last). */
 static void push_kernel(const struct austinp *a, struct sample *out) {
-  if (!a->kstack_ok) return;
-  for (size_t i = a->kstack.n; i-- > 0;)
-    push_frame(out, (struct sample_frame){.kind = FRAME_KERNEL, .name = a->kstack.names[i],
+  const struct capture *c = &a->capture;
+  if (!c->kstack_ok) return;
+  for (size_t i = c->kstack.n; i-- > 0;)
+    push_frame(out, (struct sample_frame){.kind = FRAME_KERNEL, .name = c->kstack.names[i],
                                           .line = 0, .end_line = -1, .column = -1,
                                           .end_column = -1});
 }
@@ -180,55 +129,20 @@ static void emit_woven(struct austinp *a, int nnative, bool complete) {
   if (out->invalid) a->st.invalid++;
 }
 
-/* -k, before the stop. The kernel stack is read *before* PTRACE_INTERRUPT,
- * not during the stop: the interrupt wakes a thread that waits in a system
- * call (futex, nanosleep, poll, recv) and takes it out of the wait to the
- * ptrace stop, so that during the stop its stack file shows ptrace_stop,
- * get_signal, arch_do_signal_or_restart... and never the wait it was in
- * (seen on Debian 12 for all four calls). A waiting thread does not move,
- * so the stack read just before the stop is the stack at the stop; the
- * registers taken in the stop confirm it (kernel_after_stop). */
-static void kernel_before_stop(struct austinp *a, pid_t tid) {
-  a->kstack_ok = a->kr != NULL && kstack_reader_enabled(a->kr) &&
-                 kstack_reader_read(a->kr, tid, &a->kstack) == 0;
-}
-
-/* Keep the kernel frames only if the stop broke a waiting system call:
- * a thread that left its wait between the read and the stop (or was in
- * user space, with an empty stack) shows no kernel frames rather than
- * stale ones. Nor when the read found the thread already in a ptrace stop
- * (a late stop of ours, after an earlier stop timed out, not yet
- * collected): then the wait it was in is not known. */
-static void kernel_after_stop(struct austinp *a, const struct user_regs_struct *regs) {
-  if (a->kstack_ok && (!kstack_regs_in_wait(regs) || kstack_in_ptrace_stop(&a->kstack)))
-    a->kstack_ok = false;
-}
-
-/* Stop, snapshot, read the Python chain, resume: the thread is stopped
- * for this function only. Then unwind, weave and emit. */
+/* Capture (the only time the thread is stopped), then unwind, weave and
+ * write from the capture while the thread runs. */
 static void sample_thread(struct austinp *a, const struct py_thread_ref *t) {
-  struct user_regs_struct regs;
-  pid_t tid = (pid_t)t->tid;
-  kernel_before_stop(a, tid);
-  if (ptrace_set_stop(a->ps, tid, &regs, STOP_TIMEOUT_US) != 0) return;
-  kernel_after_stop(a, &regs);
-  int snap_rc = snapshot_take(a->r, tid, &regs, stack_end(a, regs.rsp), STACK_COPY_MAX,
-                              &a->snap);
-  int py_rc = py_walk_thread(&a->w, t, &a->sample);
-  ptrace_set_resume(a->ps, tid);
-  /* Idle is what the thread was doing when we stopped it (its /proc state
-   * now reads "traced"): waiting in a system call that the stop broke. */
-  a->sample.idle = a->want_idle && kstack_regs_in_wait(&regs);
-
-  if (py_rc != 0) return;
-  if (!sample_policy_keep(&a->policy, &a->sample)) goto done;
-  bool complete = false;
-  int n = snap_rc == 0 ? unwinder_unwind(a->u, &a->snap, a->pcs, MAX_NATIVE, &complete) : 0;
-  if (n < 0) n = 0;
-  n = name_frames(a, n, &complete);
-  unwinder_new_mappings(a->u, emit_map, &a->e);
-  emit_woven(a, n, complete && n > 0);
-done:
+  struct capture *c = &a->capture;
+  if (capture_thread(&a->cap, (pid_t)t->tid, t, &a->sample, STOP_TIMEOUT_US, false, c) != 0 ||
+      c->py_rc != 0)
+    return;
+  a->sample.idle = a->want_idle && c->in_wait;
+  if (sample_policy_keep(&a->policy, &a->sample)) {
+    bool complete = false;
+    int n = capture_native_stack(a->u, c, a->pcs, a->native, MAX_NATIVE, &complete);
+    unwinder_new_mappings(a->u, emit_map, &a->e);
+    emit_woven(a, n, complete && n > 0);
+  }
   py_code_cache_sweep(&a->w.codes);
 }
 
@@ -308,7 +222,8 @@ static int run(const struct options *o) {
   }
   setvbuf(a.out, outbuf, _IOFBF, sizeof outbuf);
   /* -k: without the privilege the first read warns and turns it off. */
-  if (o->kernel && (a.kr = kstack_reader_new(a.t.pid)) == NULL) {
+  a.cap = (struct capturer){.pid = a.t.pid, .ps = a.ps, .r = a.r, .w = &a.w};
+  if (o->kernel && (a.cap.kr = kstack_reader_new(a.t.pid)) == NULL) {
     target_release(&a.t);
     return error_report(E_INTERNAL, "cannot set up the kernel stack reader");
   }
@@ -370,10 +285,10 @@ static int run(const struct options *o) {
 
   fclose(a.out); /* before the set it serves goes */
   ptrace_set_free(a.ps);
-  proc_maps_free(&a.maps);
   unwinder_free(a.u);
-  kstack_reader_free(a.kr);
-  snapshot_free(&a.snap);
+  kstack_reader_free(a.cap.kr);
+  capturer_free(&a.cap);
+  capture_free(&a.capture);
   py_walker_free(&a.w);
   remote_close(a.r);
   py_runtime_free(&a.rt);

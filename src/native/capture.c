@@ -1,0 +1,95 @@
+/* Capturing one thread: stop, copy, resume. */
+#include "capture.h"
+
+#include "clock.h"
+
+/* End of the mapping that holds a thread's stack pointer, so that the
+ * copy goes up to the outermost frame and no further. The maps are read
+ * again when sp falls outside them (new threads), at most every 100 ms. */
+static uint64_t stack_end(struct capturer *c, uint64_t sp) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    for (size_t i = 0; i < c->maps.count; i++)
+      if (sp >= c->maps.maps[i].start && sp < c->maps.maps[i].end) return c->maps.maps[i].end;
+    uint64_t now = clock_us();
+    if (attempt > 0 || (c->maps_read_us != 0 && now - c->maps_read_us < 100000)) break;
+    c->maps_read_us = now;
+    proc_maps_free(&c->maps);
+    if (proc_maps_read(c->pid, &c->maps) != 0) break;
+  }
+  return 0;
+}
+
+/* -k, before the stop. The kernel stack is read *before* PTRACE_INTERRUPT,
+ * not during the stop: the interrupt wakes a thread that waits in a system
+ * call (futex, nanosleep, poll, recv) and takes it out of the wait to the
+ * ptrace stop, so that during the stop its stack file shows ptrace_stop,
+ * get_signal, arch_do_signal_or_restart... and never the wait it was in
+ * (seen for all four calls). A waiting thread does not move, so the stack
+ * read just before the stop is the stack at the stop; the registers taken
+ * in the stop confirm it (kernel_after_stop). */
+static void kernel_before_stop(struct capturer *c, struct capture *out) {
+  out->kstack_ok = c->kr != NULL && kstack_reader_enabled(c->kr) &&
+                   kstack_reader_read(c->kr, out->tid, &out->kstack) == 0;
+}
+
+/* Keep the kernel frames only if the stop broke a waiting system call:
+ * a thread that left its wait between the read and the stop (or was in
+ * user space, with an empty stack) shows no kernel frames rather than
+ * stale ones. Nor when the read found the thread already in a ptrace stop
+ * (a late stop of ours, after an earlier stop timed out, not yet
+ * collected): then the wait it was in is not known. */
+static void kernel_after_stop(struct capture *out) {
+  if (out->kstack_ok && (!out->in_wait || kstack_in_ptrace_stop(&out->kstack)))
+    out->kstack_ok = false;
+}
+
+int capture_thread(struct capturer *c, pid_t tid, const struct py_thread_ref *t,
+                   struct sample *s, uint64_t timeout_us, bool read_unstopped,
+                   struct capture *out) {
+  out->tid = tid;
+  out->py_rc = -1;
+  out->snap_ok = false;
+  out->in_wait = false;
+  kernel_before_stop(c, out);
+  out->stopped = ptrace_set_stop(c->ps, tid, &out->regs, timeout_us) == 0;
+  if (!out->stopped) {
+    out->kstack_ok = false;
+    if (read_unstopped && t != NULL) out->py_rc = py_walk_thread(c->w, t, s);
+    return -1;
+  }
+  /* Idle is what the thread was doing when we stopped it (its /proc state
+   * now reads "traced"): waiting in a system call that the stop broke. */
+  out->in_wait = kstack_regs_in_wait(&out->regs);
+  kernel_after_stop(out);
+  out->snap_ok = snapshot_take(c->r, tid, &out->regs, stack_end(c, out->regs.rsp),
+                               CAPTURE_STACK_MAX, &out->snap) == 0;
+  if (t != NULL) out->py_rc = py_walk_thread(c->w, t, s);
+  ptrace_set_resume(c->ps, tid);
+  return 0;
+}
+
+void capture_free(struct capture *c) { snapshot_free(&c->snap); }
+
+void capturer_free(struct capturer *c) { proc_maps_free(&c->maps); }
+
+int capture_native_stack(struct unwinder *u, const struct capture *c, uint64_t *pcs,
+                         struct native_frame *out, int max, bool *complete) {
+  *complete = false;
+  if (!c->stopped || !c->snap_ok) return 0;
+  int n = unwinder_unwind(u, &c->snap, pcs, max, complete);
+  for (int i = 0; i < n; i++) {
+    /* A return address outside every executable mapping is garbage that
+     * the unwinder took from the stack: the stack ends here, unfinished. */
+    if (unwinder_mapping(u, pcs[i], NULL, NULL, NULL, NULL) != 0) {
+      *complete = false;
+      return i;
+    }
+    const char *name = NULL;
+    bool eval = false;
+    uint64_t offset = 0, lookup = i == 0 ? pcs[i] : pcs[i] - 1;
+    if (unwinder_symbol_marked(u, lookup, &name, &offset, &eval) == 0 && i > 0) offset++;
+    out[i] = (struct native_frame){pcs[i], name, name ? offset : 0, name != NULL && eval};
+  }
+  if (n <= 0) *complete = false;
+  return n < 0 ? 0 : n;
+}
