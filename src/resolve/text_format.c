@@ -156,10 +156,9 @@ static enum error_kind push_frame(struct text *t, size_t at, size_t len) {
 static enum error_kind split_sample(struct text *t, char *line, size_t len, size_t *head_len,
                                     size_t *metric_at) {
   const char *sp = memrchr(line, ' ', len);
-  if (sp == NULL) return bad(t, "truncated sample (no metric)", line, len);
-  size_t m = sp - line;
-  if (m + 1 == len || strspn(sp + 1, "0123456789,-") != len - m - 1)
-    return bad(t, "bad metric in sample", line, len);
+  size_t m = sp ? (size_t)(sp - line) : len;
+  if (sp == NULL || m + 1 == len || strspn(sp + 1, "0123456789,-") != len - m - 1)
+    return bad(t, "truncated sample (no metric after its last space)", line, len);
   const char *semi = memchr(line, ';', m);
   size_t pid_len = semi ? (size_t)(semi - line) : m;
   if (!all_digits(line + 1, pid_len - 1) || semi == NULL || semi[1] != 'T')
