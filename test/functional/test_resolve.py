@@ -615,3 +615,24 @@ def test_resolve_streams_in_bounded_memory(resolve_bin, small_profile):
 
     small, large = peak(1), peak(8)
     assert large - small < 8 * 1024, "peak RSS %d KiB for 1x, %d KiB for 8x" % (small, large)
+
+
+def test_resolve_kernel_frames_pass(resolve_bin, small_profile, tmp_path):
+    """Kernel frames (austinp -k) after the innermost native frame pass
+    unchanged, and that native frame is still looked up at its pc."""
+    out = []
+    added = 0
+    for line in small_profile.split("\n"):
+        m = SAMPLE_RE.match(line)
+        if m and "native@0x" in line and not line.endswith(":INVALID: " + m.group(3)):
+            line = "%s%s;kernel:do_syscall_64:0;kernel:futex_wait:0 %s" % m.groups()
+            added += 1
+        out.append(line)
+    assert added
+    raw = "\n".join(out)
+    path = tmp_path / "k.austin"
+    path.write_text(raw)
+    res = resolve([path])
+    assert res.returncode == 0, res.stderr
+    check_against_addr2line(raw, res.stdout)
+    assert res.stdout.count(";kernel:do_syscall_64:0;kernel:futex_wait:0 ") == added
