@@ -19,6 +19,7 @@ static const struct {
   [E_BAD_OPTION]        = {64,  "bad option value"},
   [E_OUTPUT]            = {14,  "cannot write the output"},
   [E_MALFORMED_INPUT]   = {15,  "malformed input"},
+  [E_INPUT]             = {16,  "cannot read the input"},
 };
 
 int error_status(enum error_kind kind) {

@@ -14,6 +14,7 @@ enum error_kind {
   E_BAD_OPTION,        /* a malformed option value */
   E_OUTPUT,            /* the output cannot be written */
   E_MALFORMED_INPUT,   /* an input file that is not what it should be */
+  E_INPUT,             /* an input file that cannot be opened or read */
   E_KIND_COUNT
 };
 

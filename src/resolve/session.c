@@ -1,0 +1,135 @@
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session.h"
+
+int session_init(struct session *s, struct resolver *r) {
+  memset(s, 0, sizeof *s);
+  s->r = r;
+  return 0;
+}
+
+void session_free(struct session *s) {
+  for (size_t i = 0; i < s->nfiles; i++) free(s->files[i]);
+  free(s->files);
+  free(s->maps);
+  memset(s, 0, sizeof *s);
+}
+
+/* The counts of path, created on first sight. Linear: mappings are
+ * announced once each, a few hundred at most. */
+static struct session_file *file_of(struct session *s, const char *path) {
+  for (size_t i = 0; i < s->nfiles; i++)
+    if (strcmp(s->files[i]->path, path) == 0) return s->files[i];
+  struct resolver_file *rf = resolver_file(s->r, path);
+  if (rf == NULL) return NULL;
+  struct session_file **fs = realloc(s->files, (s->nfiles + 1) * sizeof *fs);
+  if (fs == NULL) return NULL;
+  s->files = fs;
+  struct session_file *f = calloc(1, sizeof *f);
+  if (f == NULL) return NULL;
+  f->rf = rf;
+  f->path = resolver_file_path(rf);
+  s->files[s->nfiles++] = f;
+  return f;
+}
+
+enum session_map_status session_add_map(struct session *s, uint64_t lo, uint64_t hi,
+                                        const char *path) {
+  struct session_file *f = file_of(s, path);
+  if (f == NULL) return s->nfiles >= RESOLVER_FILES_MAX ? SESSION_MAP_TOO_MANY : SESSION_MAP_NOMEM;
+  /* First mapping ending after lo; drop those that [lo, hi) overlaps. */
+  size_t a = 0, b = s->nmaps;
+  while (a < b) {
+    size_t mid = (a + b) / 2;
+    if (s->maps[mid].hi <= lo) a = mid + 1;
+    else b = mid;
+  }
+  size_t end = a;
+  while (end < s->nmaps && s->maps[end].lo < hi) end++;
+  size_t dropped = end - a;
+  if (dropped == 0) {
+    if (s->nmaps >= SESSION_MAPS_MAX) return SESSION_MAP_TOO_MANY;
+    if (s->nmaps == s->cap) {
+      size_t cap = s->cap ? 2 * s->cap : 64;
+      struct session_map *m = realloc(s->maps, cap * sizeof *m);
+      if (m == NULL) return SESSION_MAP_NOMEM;
+      s->maps = m;
+      s->cap = cap;
+    }
+    memmove(&s->maps[a + 1], &s->maps[a], (s->nmaps - a) * sizeof *s->maps);
+    s->nmaps++;
+  } else if (dropped > 1) {
+    memmove(&s->maps[a + 1], &s->maps[end], (s->nmaps - end) * sizeof *s->maps);
+    s->nmaps -= dropped - 1;
+  }
+  s->maps[a] = (struct session_map){lo, hi, f};
+  s->hint = a;
+  return SESSION_MAP_OK;
+}
+
+const struct session_map *session_find(struct session *s, uint64_t pc) {
+  /* Consecutive frames are often in one file: try the last one first. */
+  if (s->hint < s->nmaps && pc >= s->maps[s->hint].lo && pc < s->maps[s->hint].hi)
+    return &s->maps[s->hint];
+  size_t a = 0, b = s->nmaps;
+  while (a < b) {
+    size_t mid = (a + b) / 2;
+    if (s->maps[mid].hi <= pc) a = mid + 1;
+    else b = mid;
+  }
+  if (a == s->nmaps || pc < s->maps[a].lo) return NULL;
+  s->hint = a;
+  return &s->maps[a];
+}
+
+struct counting {
+  resolver_frame_cb cb;
+  void *arg;
+  bool line; /* the innermost frame (the last one) has a line */
+};
+
+static void count_cb(void *arg, const struct resolver_frame *f) {
+  struct counting *c = arg;
+  c->line = f->line != 0;
+  c->cb(c->arg, f);
+}
+
+int session_resolve(struct session *s, const struct session_map *m, uint64_t pc,
+                    bool is_return_address, resolver_frame_cb cb, void *arg) {
+  struct session_file *f = m->file;
+  struct counting c = {cb, arg, false};
+  int n = resolver_file_frames(s->r, f->rf, m->lo, pc, is_return_address, count_cb, &c);
+  s->frames++;
+  f->frames++;
+  if (n <= 0) {
+    s->kept++;
+    return 0;
+  }
+  if (c.line) {
+    s->lines++;
+    f->lines++;
+  } else {
+    s->names++;
+    f->names++;
+  }
+  return n;
+}
+
+void session_summary(const struct session *s, FILE *out, const char *prefix) {
+  fprintf(out, "%s: %" PRIu64 " native frames: %" PRIu64 " resolved to source lines, %" PRIu64
+               " to functions only, %" PRIu64 " kept as they were\n",
+          prefix, s->frames, s->lines, s->names, s->kept);
+  for (size_t i = 0; i < s->nfiles; i++) {
+    const struct session_file *f = s->files[i];
+    enum resolver_file_state st = resolver_file_state(f->rf);
+    if (f->frames == 0) continue;
+    if (st == RESOLVER_FILE_MISSING)
+      fprintf(out, "%s: cannot read %s (%" PRIu64 " frames kept)\n", prefix, f->path, f->frames);
+    else if (st == RESOLVER_FILE_NO_DEBUG)
+      fprintf(out, "%s: no debug info for %s (%" PRIu64 " frames, %" PRIu64
+                   " named from its symbol table)\n",
+              prefix, f->path, f->frames, f->names);
+  }
+}

@@ -1,0 +1,60 @@
+/* What austinp-resolve keeps while it reads a profile, whatever its
+ * format: the executable mappings the profile announced (`# map:` lines
+ * in text), the resolver, and the counts for the summary. */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "resolver.h"
+
+#define SESSION_MAPS_MAX 65536
+
+struct session_file {
+  struct resolver_file *rf;
+  const char *path;
+  uint64_t frames;   /* native frames in this file */
+  uint64_t lines;    /* resolved to a source line */
+  uint64_t names;    /* to a function only */
+};
+
+struct session_map {
+  uint64_t lo, hi;
+  struct session_file *file;
+};
+
+struct session {
+  struct resolver *r;
+  struct session_map *maps; /* sorted, not overlapping */
+  size_t nmaps, cap;
+  size_t hint;
+  struct session_file **files;
+  size_t nfiles;
+  uint64_t frames, lines, names, kept;
+};
+
+int session_init(struct session *s, struct resolver *r);
+void session_free(struct session *s);
+
+enum session_map_status { SESSION_MAP_OK, SESSION_MAP_NOMEM, SESSION_MAP_TOO_MANY };
+
+/* A mapping [lo, hi) of path: it replaces the mappings it overlaps (a
+ * module unloaded and another loaded in its place). */
+enum session_map_status session_add_map(struct session *s, uint64_t lo, uint64_t hi,
+                                        const char *path);
+
+/* The mapping that holds pc, or NULL. */
+const struct session_map *session_find(struct session *s, uint64_t pc);
+
+/* Resolve pc of mapping m through cb (see resolver_file_frames), and
+ * count the outcome. Returns the number of frames given to cb, 0 when
+ * the frame is to be kept as it was. */
+int session_resolve(struct session *s, const struct session_map *m, uint64_t pc,
+                    bool is_return_address, resolver_frame_cb cb, void *arg);
+
+/* The summary, a few lines on f, each starting with prefix. */
+void session_summary(const struct session *s, FILE *f, const char *prefix);
+
+#endif
