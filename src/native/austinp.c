@@ -28,6 +28,7 @@
 #include "traced_output.h"
 #include "unwind.h"
 #include "weave.h"
+#include "where_native.h"
 
 /* austinp samples every 10 ms by default, as Austin 3.7's does. */
 #define AUSTINP_DEFAULT_INTERVAL_US 10000
@@ -301,6 +302,6 @@ int main(int argc, char **argv) {
   struct options o;
   enum error_kind kind = cli_parse_austinp(argc, argv, AUSTINP_DEFAULT_INTERVAL_US, &o);
   if (kind != E_OK) return error_status(kind);
-  if (o.where) return error_report(E_BAD_OPTION, "where mode (-w) is not available in austinp yet");
+  if (o.where) return where_native(&o);
   return run(&o);
 }

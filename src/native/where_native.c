@@ -1,0 +1,281 @@
+/* austinp's where mode: capture all, detach, then think. */
+#define _GNU_SOURCE
+#include "where_native.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "errors.h"
+#include "proc_stat.h"
+#include "resolver.h"
+#include "target.h"
+#include "target_python.h"
+
+/* A thread that is not in a system call stops at once; one that is in an
+ * uninterruptible wait may take long: where mode waits more than the
+ * sampler, since it stops each thread once. */
+#define WHERE_STOP_TIMEOUT_US 200000
+#define WHERE_MAX_THREADS 4096
+#define WHERE_MAX_NATIVE 512
+#define WHERE_MAX_WOVEN (WHERE_MAX_NATIVE + SAMPLE_MAX_FRAMES)
+
+#define C_RESET "\033[0m"
+#define C_BOLD "\033[1m"
+#define C_DIM "\033[2m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_MAGENTA "\033[35m"
+#define C_CYAN "\033[36m"
+#define C_RED "\033[31m"
+
+struct wthread {
+  struct capture cap;
+  struct sample *py; /* NULL for a thread unknown to the interpreter */
+  int64_t iid;
+};
+
+struct where {
+  const struct options *o;
+  FILE *out;
+  bool color;
+  struct target t;
+  struct py_runtime rt;
+  struct remote *r;
+  struct py_walker w;
+  struct ptrace_set *ps;
+  struct unwinder *u;
+  struct capturer cap;
+  struct resolver *local, *in_root; /* paths as we see them; under /proc/PID/root */
+  char root[64];
+  struct wthread *threads;
+  size_t nthreads;
+  uint64_t pcs[WHERE_MAX_NATIVE];
+  struct native_frame native[WHERE_MAX_NATIVE];
+  struct woven_frame woven[WHERE_MAX_WOVEN];
+};
+
+static const char *c(const struct where *wh, const char *code) { return wh->color ? code : ""; }
+
+/* ---- capture ------------------------------------------------------------ */
+
+static const struct py_thread_ref *find_ref(const struct py_thread_ref *refs, int n, pid_t tid) {
+  for (int i = 0; i < n; i++)
+    if ((pid_t)refs[i].tid == tid) return &refs[i];
+  return NULL;
+}
+
+/* Every thread, one after the other: stopped only while captured. */
+static void capture_all(struct where *wh) {
+  static struct py_thread_ref refs[WHERE_MAX_THREADS];
+  static pid_t tids[WHERE_MAX_THREADS];
+  int nrefs = py_walk_list_threads(&wh->w, refs, WHERE_MAX_THREADS);
+  if (nrefs < 0) nrefs = 0;
+  size_t n = ptrace_set_threads(wh->ps, tids, WHERE_MAX_THREADS);
+  wh->threads = calloc(n ? n : 1, sizeof *wh->threads);
+  if (wh->threads == NULL) return;
+  for (size_t i = 0; i < n; i++) {
+    struct wthread *th = &wh->threads[wh->nthreads];
+    const struct py_thread_ref *ref = find_ref(refs, nrefs, tids[i]);
+    if (ref != NULL && (th->py = malloc(sizeof *th->py)) == NULL) ref = NULL;
+    th->iid = ref ? ref->iid : -1;
+    /* A thread that does not stop still shows its Python frames, read
+     * as austin reads them. */
+    capture_thread(&wh->cap, tids[i], ref, th->py, WHERE_STOP_TIMEOUT_US, true, &th->cap);
+    wh->nthreads++;
+  }
+}
+
+/* ---- resolution --------------------------------------------------------- */
+
+/* The resolver that can open a file the target names by path: the file
+ * under the target's root (a container's), or as we see it (a target
+ * chrooted below us shows paths of our root in its maps). */
+static struct resolver *resolver_for(struct where *wh, const char *path) {
+  char buf[4200];
+  struct stat st;
+  snprintf(buf, sizeof buf, "%s%s", wh->root, path);
+  if (wh->in_root != NULL && stat(buf, &st) == 0) return wh->in_root;
+  return wh->local;
+}
+
+struct frame_print {
+  struct where *wh;
+  const char *binary; /* shown when the source file is not known */
+  unsigned count;
+};
+
+static void print_resolved(void *arg, const struct resolver_frame *f) {
+  struct frame_print *fp = arg;
+  struct where *wh = fp->wh;
+  fprintf(wh->out, "      %sC%s  %s%s%s", c(wh, C_GREEN), c(wh, C_RESET), c(wh, C_BOLD),
+          f->function ? f->function : "??", c(wh, C_RESET));
+  if (f->file != NULL)
+    fprintf(wh->out, "  %s(%s:%u)%s", c(wh, C_DIM), f->file, f->line, c(wh, C_RESET));
+  else
+    fprintf(wh->out, "  %s(%s)%s", c(wh, C_DIM), fp->binary, c(wh, C_RESET));
+  if (fp->count++ > 0) fprintf(wh->out, "  %s[inlined]%s", c(wh, C_YELLOW), c(wh, C_RESET));
+  fputc('\n', wh->out);
+}
+
+/* One native frame: its function and source line through the resolver,
+ * one line per inlined function; else the symbol and the file. */
+static void print_native(struct where *wh, const struct native_frame *f, bool leaf) {
+  const char *path = NULL;
+  uint64_t start = 0;
+  if (unwinder_mapping(wh->u, f->pc, &path, &start, NULL, NULL) == 0 && path != NULL) {
+    struct resolver *r = resolver_for(wh, path);
+    struct frame_print fp = {wh, path, 0};
+    if (r != NULL && resolver_frames(r, path, start, f->pc, !leaf, print_resolved, &fp) > 0)
+      return;
+  }
+  fprintf(wh->out, "      %sC%s  ", c(wh, C_GREEN), c(wh, C_RESET));
+  if (f->symbol != NULL)
+    fprintf(wh->out, "%s%s%s+0x%" PRIx64, c(wh, C_BOLD), f->symbol, c(wh, C_RESET), f->offset);
+  else
+    fprintf(wh->out, "0x%" PRIx64, f->pc);
+  fprintf(wh->out, "  %s(%s)%s\n", c(wh, C_DIM), path ? path : "?", c(wh, C_RESET));
+}
+
+static void print_python(struct where *wh, const struct sample_frame *f) {
+  fprintf(wh->out, "      %sPy%s %s%s%s  %s(%s:%d)%s\n", c(wh, C_CYAN), c(wh, C_RESET),
+          c(wh, C_BOLD), f->name, c(wh, C_RESET), c(wh, C_DIM), f->filename, f->line,
+          c(wh, C_RESET));
+}
+
+static void print_kernel(struct where *wh, const struct capture *cap) {
+  if (!cap->kstack_ok) return;
+  for (size_t i = cap->kstack.n; i-- > 0;)
+    fprintf(wh->out, "      %sK%s  %s%s%s\n", c(wh, C_MAGENTA), c(wh, C_RESET), c(wh, C_MAGENTA),
+            cap->kstack.names[i], c(wh, C_RESET));
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static void print_thread_head(struct where *wh, const struct wthread *th) {
+  char comm[64] = "";
+  ssize_t n = proc_task_read(wh->t.pid, th->cap.tid, "comm", comm, sizeof comm);
+  if (n > 0 && comm[n - 1] == '\n') comm[n - 1] = '\0';
+  const struct capture *cap = &th->cap;
+  const char *state = !cap->stopped ? "not stopped (no native frames)"
+                      : cap->in_wait ? "idle"
+                                     : "running";
+  fprintf(wh->out, "\n  %sThread %d%s  %s\"%s\"%s  %s%s%s", c(wh, C_BOLD), (int)cap->tid,
+          c(wh, C_RESET), c(wh, C_DIM), comm, c(wh, C_RESET),
+          c(wh, !cap->stopped ? C_RED : cap->in_wait ? C_YELLOW : C_GREEN), state,
+          c(wh, C_RESET));
+  if (th->py != NULL) fprintf(wh->out, "  %sinterpreter %" PRId64 "%s", c(wh, C_DIM), th->iid, c(wh, C_RESET));
+  fputc('\n', wh->out);
+}
+
+/* Root first, as a traceback reads: the woven stack when the Python
+ * frames fit the native ones, else both, apart. */
+static void print_thread(struct where *wh, const struct wthread *th) {
+  print_thread_head(wh, th);
+  bool complete = false;
+  int n = capture_native_stack(wh->u, &th->cap, wh->pcs, wh->native, WHERE_MAX_NATIVE, &complete);
+  const struct sample *s = th->py != NULL && th->cap.py_rc == 0 ? th->py : NULL;
+  int nw = s != NULL && !s->invalid && n > 0
+               ? weave(wh->native, n, s->frames, (int)s->nframes, wh->woven, WHERE_MAX_WOVEN)
+               : -1;
+  if (nw >= 0) {
+    for (int i = 0; i < nw; i++) {
+      const struct woven_frame *f = &wh->woven[i];
+      if (f->kind == WOVEN_PYTHON) print_python(wh, f->py);
+      else print_native(wh, f->native, f->native == &wh->native[0]);
+    }
+  } else {
+    for (int i = n - 1; i >= 0; i--) print_native(wh, &wh->native[i], i == 0);
+    if (s != NULL && s->nframes > 0) {
+      if (n > 0)
+        fprintf(wh->out, "      %s(the Python frames below could not be woven in)%s\n",
+                c(wh, C_RED), c(wh, C_RESET));
+      for (unsigned i = 0; i < s->nframes; i++) print_python(wh, &s->frames[i]);
+    }
+  }
+  if (!complete && n > 0)
+    fprintf(wh->out, "      %s(the native stack could not be unwound to its end)%s\n", c(wh, C_RED),
+            c(wh, C_RESET));
+  if (s != NULL && s->invalid)
+    fprintf(wh->out, "      %s:INVALID: (the Python stack could not be read to its end)%s\n",
+            c(wh, C_RED), c(wh, C_RESET));
+  print_kernel(wh, &th->cap);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int setup(struct where *wh, char *why, size_t whylen) {
+  const struct options *o = wh->o;
+  enum error_kind kind = target_attach(o->where, &wh->t, why, whylen);
+  if (kind == E_OK) kind = target_wait_python(&wh->t, o->timeout_us, &wh->rt, why, whylen);
+  if (kind != E_OK) return error_report(kind, "%s", why);
+  wh->r = remote_open_pid(wh->t.pid);
+  wh->ps = ptrace_set_new(wh->t.pid);
+  wh->u = unwinder_new(wh->t.pid);
+  if (wh->r == NULL || wh->ps == NULL || wh->u == NULL || py_walker_init(&wh->w, wh->r, &wh->rt) != 0)
+    return error_report(E_INTERNAL, "cannot set up where mode");
+  unwinder_set_classifier(wh->u, weave_is_eval_symbol);
+  wh->cap = (struct capturer){.pid = wh->t.pid, .ps = wh->ps, .r = wh->r, .w = &wh->w};
+  if (o->kernel && (wh->cap.kr = kstack_reader_new(wh->t.pid)) == NULL)
+    return error_report(E_INTERNAL, "cannot set up the kernel stack reader");
+  ptrace_set_guard(wh->ps);
+  if (ptrace_set_sync(wh->ps) < 0) {
+    int err = errno;
+    ptrace_set_guard(NULL);
+    return error_report(err == EPERM || err == EACCES ? E_PERMISSION : E_NO_PROCESS,
+                        "cannot trace process %d: %s", (int)wh->t.pid, strerror(err));
+  }
+  return 0;
+}
+
+static void teardown(struct where *wh) {
+  for (size_t i = 0; i < wh->nthreads; i++) {
+    capture_free(&wh->threads[i].cap);
+    free(wh->threads[i].py);
+  }
+  free(wh->threads);
+  resolver_free(wh->local);
+  resolver_free(wh->in_root);
+  if (wh->ps != NULL) ptrace_set_free(wh->ps);
+  kstack_reader_free(wh->cap.kr);
+  capturer_free(&wh->cap);
+  unwinder_free(wh->u);
+  if (wh->r != NULL) py_walker_free(&wh->w);
+  remote_close(wh->r);
+}
+
+int where_native(const struct options *o) {
+  static struct where wh;
+  char why[512] = "";
+  wh.o = o;
+  wh.out = stdout;
+  wh.color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+  int status = setup(&wh, why, sizeof why);
+  if (status != 0) {
+    teardown(&wh);
+    return status;
+  }
+  capture_all(&wh);
+  /* The target first: running and untraced before we resolve anything. */
+  ptrace_set_detach_all(wh.ps);
+  ptrace_set_guard(NULL);
+
+  snprintf(wh.root, sizeof wh.root, "/proc/%d/root", (int)wh.t.pid);
+  wh.local = resolver_new(NULL);
+  wh.in_root = resolver_new(wh.root);
+  fprintf(wh.out, "%sProcess %d%s  Python %s  %s%s%s\n", c(&wh, C_BOLD), (int)wh.t.pid,
+          c(&wh, C_RESET), wh.rt.version, c(&wh, C_DIM), wh.rt.path, c(&wh, C_RESET));
+  /* No sweep of the code cache until the end: every thread's frames name
+   * its strings. */
+  for (size_t i = 0; i < wh.nthreads; i++) print_thread(&wh, &wh.threads[i]);
+  if (fflush(wh.out) != 0 && errno != EPIPE)
+    status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
+  teardown(&wh);
+  py_runtime_free(&wh.rt);
+  return status;
+}
