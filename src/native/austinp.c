@@ -224,6 +224,8 @@ static int run(const struct options *o) {
   setvbuf(a.out, outbuf, _IOFBF, sizeof outbuf);
   /* -k: without the privilege the first read warns and turns it off. */
   a.cap = (struct capturer){.pid = a.t.pid, .ps = a.ps, .r = a.r, .w = &a.w};
+  /* For bench/native-sampling: how long each thread stays stopped. */
+  a.cap.want_stop_stats = getenv("PYAUSTIN_STOP_STATS") != NULL;
   if (o->kernel && (a.cap.kr = kstack_reader_new(a.t.pid)) == NULL) {
     target_release(&a.t);
     return error_report(E_INTERNAL, "cannot set up the kernel stack reader");
@@ -277,6 +279,7 @@ static int run(const struct options *o) {
   if (a.copy_out != NULL) fclose(a.copy_out);
   if (end == END_OUTPUT && errno != EPIPE)
     status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
+  capture_print_stop_stats(&a.cap, stderr, error_progname);
   if (a.unwoven)
     fprintf(stderr, "%s: %" PRIu64 " samples could not be woven (evaluation-loop runs and "
                     "Python entries differed)\n", error_progname, a.unwoven);

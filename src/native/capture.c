@@ -1,6 +1,9 @@
 /* Capturing one thread: stop, copy, resume. */
 #include "capture.h"
 
+#include <inttypes.h>
+#include <stdlib.h>
+
 #include "clock.h"
 
 /* End of the mapping that holds a thread's stack pointer, so that the
@@ -43,6 +46,28 @@ static void kernel_after_stop(struct capture *out) {
     out->kstack_ok = false;
 }
 
+static void count_stop(struct capturer *c, uint64_t us) {
+  struct capture_stop_stats *st = &c->stop_stats;
+  if (st->hist == NULL && (st->hist = calloc(CAPTURE_STOP_HIST, sizeof *st->hist)) == NULL) return;
+  st->hist[us < CAPTURE_STOP_HIST ? us : CAPTURE_STOP_HIST - 1]++;
+  st->count++;
+}
+
+static uint64_t percentile(const struct capture_stop_stats *st, double q) {
+  uint64_t want = (uint64_t)(q * (double)(st->count - 1)) + 1, seen = 0;
+  for (uint64_t us = 0; us < CAPTURE_STOP_HIST; us++)
+    if ((seen += st->hist[us]) >= want) return us;
+  return CAPTURE_STOP_HIST - 1;
+}
+
+void capture_print_stop_stats(const struct capturer *c, FILE *f, const char *who) {
+  const struct capture_stop_stats *st = &c->stop_stats;
+  if (!c->want_stop_stats || st->count == 0) return;
+  fprintf(f, "%s: threads stopped %" PRIu64 " times: median %" PRIu64 " us, p99 %" PRIu64
+             " us, max %" PRIu64 " us\n", who, st->count, percentile(st, 0.5),
+          percentile(st, 0.99), percentile(st, 1.0));
+}
+
 int capture_thread(struct capturer *c, pid_t tid, const struct py_thread_ref *t,
                    struct sample *s, uint64_t timeout_us, bool read_unstopped,
                    struct capture *out) {
@@ -51,6 +76,7 @@ int capture_thread(struct capturer *c, pid_t tid, const struct py_thread_ref *t,
   out->snap_ok = false;
   out->in_wait = false;
   kernel_before_stop(c, out);
+  uint64_t t0 = c->want_stop_stats ? clock_us() : 0;
   out->stopped = ptrace_set_stop(c->ps, tid, &out->regs, timeout_us) == 0;
   if (!out->stopped) {
     out->kstack_ok = false;
@@ -65,12 +91,16 @@ int capture_thread(struct capturer *c, pid_t tid, const struct py_thread_ref *t,
                                CAPTURE_STACK_MAX, &out->snap) == 0;
   if (t != NULL) out->py_rc = py_walk_thread(c->w, t, s);
   ptrace_set_resume(c->ps, tid);
+  if (c->want_stop_stats) count_stop(c, clock_us() - t0);
   return 0;
 }
 
 void capture_free(struct capture *c) { snapshot_free(&c->snap); }
 
-void capturer_free(struct capturer *c) { proc_maps_free(&c->maps); }
+void capturer_free(struct capturer *c) {
+  proc_maps_free(&c->maps);
+  free(c->stop_stats.hist);
+}
 
 int capture_native_stack(struct unwinder *u, const struct capture *c, uint64_t *pcs,
                          struct native_frame *out, int max, bool *complete) {

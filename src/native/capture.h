@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
@@ -23,6 +24,14 @@
 #include "unwind.h"
 #include "weave.h"
 
+/* How long threads stayed stopped, to the microsecond (a histogram up to
+ * 100 ms; longer stops counted in the last bucket). */
+#define CAPTURE_STOP_HIST 100001
+struct capture_stop_stats {
+  uint64_t count;
+  uint32_t *hist; /* allocated on the first stop when wanted */
+};
+
 /* What capturing needs of a process: shared state, one per process. */
 struct capturer {
   pid_t pid;
@@ -32,6 +41,8 @@ struct capturer {
   struct kstack_reader *kr; /* -k; NULL without it */
   struct proc_maps maps;    /* to find where each thread's stack ends */
   uint64_t maps_read_us;
+  bool want_stop_stats;     /* keep stop_stats (PYAUSTIN_STOP_STATS) */
+  struct capture_stop_stats stop_stats;
 };
 
 /* One thread, captured. */
@@ -61,6 +72,10 @@ int capture_thread(struct capturer *c, pid_t tid, const struct py_thread_ref *t,
                    struct capture *out);
 
 void capture_free(struct capture *c);
+
+/* With want_stop_stats: one line on f, the median, 99th percentile and
+ * longest time a thread stayed stopped, in microseconds. */
+void capture_print_stop_stats(const struct capturer *c, FILE *f, const char *who);
 void capturer_free(struct capturer *c);
 
 /* The native stack of a capture, unwound and named, leaf first. A return

