@@ -221,3 +221,33 @@ def _zombie(pid):
             return f.read().rsplit(")", 1)[1].split()[0] in "ZX"
     except OSError:
         return True
+
+
+def test_closed_output_and_sighup_leave_target_running(austinp_bin, any_interp, procs, tmp_path):
+    """The reader of the output goes away (SIGPIPE / EPIPE), or austinp gets
+    SIGHUP: it exits promptly and every thread of the target runs on."""
+    host_ids, target_ids = any_interp.side_file(tmp_path)
+    proc = procs.start(any_interp.command("target_busy.py", 30, target_ids))
+    wait_ids(host_ids, proc)
+    # A reader that takes one line and leaves.
+    ap = subprocess.Popen([austinp_bin, "-i", "100us", "-p", str(proc.pid)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ap.stdout.readline()
+    ap.stdout.close()
+    assert ap.wait(timeout=5) is not None
+    ap.stderr.close()
+    time.sleep(0.1)
+    ok, detail = untraced_and_running(proc.pid)
+    assert ok, "after a closed output: %r" % (detail,)
+    # SIGHUP, as when the terminal goes.
+    ap = subprocess.Popen([austinp_bin, "-i", "100us", "-p", str(proc.pid)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    time.sleep(0.5)
+    ap.send_signal(signal.SIGHUP)
+    out, err = ap.communicate(timeout=5)
+    assert "# errors: " in out.splitlines()[-1], (err, out[-300:])
+    time.sleep(0.1)
+    ok, detail = untraced_and_running(proc.pid)
+    assert ok, "after SIGHUP: %r" % (detail,)
+    assert proc.poll() is None
