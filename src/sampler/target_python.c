@@ -13,6 +13,7 @@ enum error_kind target_wait_python(struct target *t, uint64_t timeout_us,
                                    size_t whylen) {
   uint64_t deadline = clock_us() + timeout_us;
   bool discovered = false;
+  unsigned not_ready = 0;
   for (;;) {
     if (!discovered) {
       enum error_kind kind = py_discover(t->pid, rt, why, whylen);
@@ -39,6 +40,12 @@ enum error_kind target_wait_python(struct target *t, uint64_t timeout_us,
                  (int)t->pid, strerror(err));
         py_runtime_free(rt);
         return E_PERMISSION;
+      }
+      /* Found too early, the runtime may have been read half made: find
+       * it again now and then rather than wait on a stale copy. */
+      if (++not_ready % 50 == 0) {
+        py_runtime_free(rt);
+        discovered = false;
       }
     }
     if (!target_alive(t)) {

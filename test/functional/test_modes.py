@@ -89,7 +89,10 @@ def test_full(austin_bin, interp, tmp_path):
     assert sleeper and worker, "no samples of the sleeper or the worker"
     idle_share = sum(s.idle for s in sleeper) / len(sleeper)
     busy_idle_share = sum(s.idle for s in worker) / len(worker)
-    assert idle_share >= 0.9, "sleeper idle in %.0f%% of its samples" % (100 * idle_share)
+    # The sleeper wakes every 0.1 s; on a loaded machine it then waits for
+    # a CPU in state R (not idle) for a while: 78% was seen at load 8 on 2
+    # cores. The busy worker is idle in at most half of its samples.
+    assert idle_share >= 0.7, "sleeper idle in %.0f%% of its samples" % (100 * idle_share)
     assert busy_idle_share <= 0.5, "worker idle in %.0f%% of its samples" % (
         100 * busy_idle_share)
     # Idle threads never take the memory delta of a round.
