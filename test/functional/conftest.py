@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.abspath(os.environ.get("top_srcdir") or os.path.join(HERE, "..", ".."))
 BUILDDIR = os.path.abspath(os.environ.get("top_builddir") or SRCDIR)
 AUSTIN = os.environ.get("AUSTIN") or os.path.join(BUILDDIR, "src", "sampler", "austin")
+AUSTINP = os.environ.get("AUSTINP") or os.path.join(BUILDDIR, "src", "native", "austinp")
 TARGETS = os.path.join(SRCDIR, "test", "targets")
 LIST_INTERPRETERS = os.path.join(SRCDIR, "test", "list-interpreters")
 
@@ -37,6 +38,9 @@ EXPECTED_INTERPRETERS = [
     "pyenv-3.8", "pyenv-3.9", "pyenv-3.10", "pyenv-3.11", "pyenv-3.12",
     "pyenv-3.13", "debian-3.11", "sid-3.14", "sid-3.15",
 ]
+
+# The module the targets share (their ids file), copied beside them.
+TARGET_HELPER = "target_ids.py"
 
 # Where targets are copied inside the sid root.
 SID_TARGET_DIR = "/tmp/austin-targets"
@@ -82,6 +86,8 @@ class Interpreter:
         src = os.path.join(TARGETS, name)
         if self.root is None:
             return os.path.realpath(src)
+        if name != TARGET_HELPER:
+            self.target(TARGET_HELPER)  # the targets import it
         dst_dir = self.root + SID_TARGET_DIR
         os.makedirs(dst_dir, exist_ok=True)
         dst = os.path.join(dst_dir, name)
@@ -188,6 +194,13 @@ def pytest_terminal_summary(terminalreporter):
 
 # --------------------------------------------------------------------------
 # Austin binary and processes
+
+
+@pytest.fixture(scope="session")
+def austinp_bin():
+    if not (os.path.isfile(AUSTINP) and os.access(AUSTINP, os.X_OK)):
+        pytest.fail("austinp binary not found at %s (build it first)" % AUSTINP, pytrace=False)
+    return AUSTINP
 
 
 @pytest.fixture(scope="session")

@@ -9,23 +9,15 @@ import time
 import pytest
 
 from conftest import (
-    BUILDDIR, assert_running_untraced, marks, proc_status, run_austin, wait_ids,
+    assert_running_untraced, marks, proc_status, run_austin, wait_ids,
 )
 
-AUSTINP = os.environ.get("AUSTINP") or os.path.join(BUILDDIR, "src", "native", "austinp")
 BUSY = "target_busy.py"
 
 NATIVE_RE = re.compile(r"^native@0x([0-9a-f]+):([^:;]+):(\d+)$")
 PY_RE = re.compile(r"^(.+):([^:]+):(\d+)$")
 SAMPLE_RE = re.compile(r"^P(\d+);T(\d+):(\d+)((?:;[^;]+)*) (\d+)$")
 MAP_RE = re.compile(r"^# map: ([0-9a-f]+)-([0-9a-f]+) (/.+)$")
-
-@pytest.fixture(scope="session")
-def austinp_bin():
-    if not os.access(AUSTINP, os.X_OK):
-        pytest.fail("austinp binary not found at %s" % AUSTINP, pytrace=False)
-    return AUSTINP
-
 
 def run(argv, timeout=60):
     """austinp (argv[0]) with argv[1:]: its text output is also checked

@@ -12,20 +12,13 @@ import time
 import pytest
 
 from conftest import SID_TARGET_DIR, SRCDIR, marks, proc_status, wait_ids
-from test_austinp import AUSTINP, parse, run
+from test_austinp import parse, run
 
 BUILD_EXT = os.path.join(SRCDIR, "test", "ext", "build-ext")
 EXT_TARGET = "target_ext.py"
 EXT_FUNCTIONS = {"ext_spin", "ext_spin_loop", "ext_call_back", "ext_call_loop"}
 
 _EXT_DIRS = {}
-
-
-@pytest.fixture(scope="session")
-def austinp_bin():
-    if not os.access(AUSTINP, os.X_OK):
-        pytest.fail("austinp binary not found at %s" % AUSTINP, pytrace=False)
-    return AUSTINP
 
 
 def ext_dir(interp, tmp_path_factory):

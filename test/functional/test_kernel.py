@@ -12,11 +12,9 @@ import subprocess
 import pytest
 
 from conftest import (
-    BUILDDIR, INTERPRETERS, assert_running_untraced, proc_status, wait_ids,
+    AUSTIN, INTERPRETERS, assert_running_untraced, proc_status, wait_ids,
 )
 
-AUSTINP = os.environ.get("AUSTINP") or os.path.join(BUILDDIR, "src", "native", "austinp")
-AUSTIN = os.environ.get("AUSTIN") or os.path.join(BUILDDIR, "src", "sampler", "austin")
 TARGET = "target_kernel.py"
 KERNEL_INTERPRETERS = ["pyenv-3.12", "sid-3.14"]
 
@@ -43,13 +41,6 @@ def kinterp(request):
     if it is None:
         pytest.skip("interpreter %s absent (see test/list-interpreters)" % request.param)
     return it
-
-
-@pytest.fixture(scope="session")
-def austinp_bin():
-    if not os.access(AUSTINP, os.X_OK):
-        pytest.fail("austinp binary not found at %s" % AUSTINP, pytrace=False)
-    return AUSTINP
 
 
 def run(argv, timeout=60):

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import BUILDDIR, SRCDIR, assert_one_line_error
 
-AUSTINP = os.environ.get("AUSTINP") or os.path.join(BUILDDIR, "src", "native", "austinp")
+from conftest import AUSTINP  # noqa: E402
 RESOLVE = os.environ.get("AUSTINP_RESOLVE") or os.path.join(
     BUILDDIR, "src", "resolve", "austinp-resolve")
 BUILD_EXT = os.path.join(SRCDIR, "test", "ext", "build-ext")

@@ -9,7 +9,6 @@ import time
 import pytest
 
 from conftest import assert_running_untraced, marks, proc_status, wait_ids
-from test_austinp import AUSTINP
 from test_austinp_native import EXT_TARGET, ext_dir
 from test_kernel import KINDS
 
@@ -18,13 +17,6 @@ PY_RE = re.compile(r"^      Py (\S+)  \((.+):(\d+)\)$")
 C_RE = re.compile(r"^      C  (\S+)(?:  \((.+)\))?(  \[inlined\])?$")
 K_RE = re.compile(r"^      K  (\S+)$")
 NOTE_RE = re.compile(r"^      (\(.*\)|:INVALID: .*)$")
-
-
-@pytest.fixture(scope="session")
-def austinp_bin():
-    if not os.access(AUSTINP, os.X_OK):
-        pytest.fail("austinp binary not found at %s" % AUSTINP, pytrace=False)
-    return AUSTINP
 
 
 def where(austinp_bin, pid, *extra):

@@ -11,10 +11,11 @@ The tests find line numbers through the "@mark" comments: do not remove them.
 Valid on Python 3.8 and later; standard library only.
 """
 
-import os
 import sys
 import threading
 import time
+
+from target_ids import write_ids
 
 
 def make_inner():
@@ -59,15 +60,6 @@ class Worker:
 def sleeper(deadline):
     while time.monotonic() < deadline:
         time.sleep(0.1)  # @mark sleeper_sleep
-
-
-def write_ids(path, ids):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("pid %d\n" % os.getpid())
-        for name in sorted(ids):
-            f.write("%s %d\n" % (name, ids[name]))
-    os.rename(tmp, path)
 
 
 def main(seconds, ids_file):

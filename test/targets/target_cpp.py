@@ -7,10 +7,10 @@ IDS_FILE is written (atomically) once the loop starts: "pid <pid>" and
 "main <native id>".
 """
 
-import os
 import sys
-import threading
 import time
+
+from target_ids import write_ids
 
 sys.path.insert(0, sys.argv[3])
 import pyaustin_cpp  # noqa: E402
@@ -18,10 +18,7 @@ import pyaustin_cpp  # noqa: E402
 
 def main(seconds, ids_file):
     deadline = time.monotonic() + seconds
-    tmp = ids_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("pid %d\nmain %d\n" % (os.getpid(), threading.get_native_id()))
-    os.rename(tmp, ids_file)
+    write_ids(ids_file)
     while time.monotonic() < deadline:
         pyaustin_cpp.spin(20000)
 

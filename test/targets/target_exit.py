@@ -13,6 +13,8 @@ import sys
 import threading
 import time
 
+from target_ids import write_ids
+
 
 def spin(deadline):
     x = 0
@@ -35,10 +37,7 @@ def main(mode, seconds, ids_file):
     t = threading.Thread(target=worker)
     t.start()
     ready.wait()
-    tmp = ids_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("pid %d\nmain %d\n" % (os.getpid(), threading.get_native_id()))
-    os.rename(tmp, ids_file)
+    write_ids(ids_file)
     spin(deadline + (60 if mode == "thread-exit" else 0))
     t.join()
 

@@ -10,10 +10,10 @@ C (hot -> pyaustin_ext.spin) and a C loop that calls back into Python
 The tests find line numbers through the "@mark" comments: do not remove them.
 """
 
-import os
 import sys
-import threading
 import time
+
+from target_ids import write_ids
 
 sys.path.insert(0, sys.argv[3])
 import pyaustin_ext  # noqa: E402
@@ -36,10 +36,7 @@ def with_callback():
 
 def main(seconds, ids_file):
     deadline = time.monotonic() + seconds
-    tmp = ids_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("pid %d\nmain %d\n" % (os.getpid(), threading.get_native_id()))
-    os.rename(tmp, ids_file)
+    write_ids(ids_file)
     while time.monotonic() < deadline:
         hot()  # @mark hot_call
         with_callback()  # @mark with_callback_call

@@ -18,12 +18,13 @@ When IDS_FILE is given, once every thread is in place it is written
 Valid on Python 3.8 and later; standard library only.
 """
 
-import os
 import select
 import socket
 import sys
 import threading
 import time
+
+from target_ids import write_ids
 
 KINDS = ("sleep", "lock", "recv", "select")
 FOREVER = 3600.0
@@ -58,15 +59,6 @@ def busy(ctx):
     while True:
         for i in range(1000):
             x = (x * 31 + i) % 1000003
-
-
-def write_ids(path, ids):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("pid %d\n" % os.getpid())
-        for name in sorted(ids):
-            f.write("%s %d\n" % (name, ids[name]))
-    os.rename(tmp, path)
 
 
 def main(seconds, ids_file, blocked):

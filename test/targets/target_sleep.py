@@ -8,10 +8,11 @@ target_busy.py once the three threads run.  Line numbers are found by the
 tests through the "@mark" comments.  Python 3.8 and later, stdlib only.
 """
 
-import os
 import sys
 import threading
 import time
+
+from target_ids import write_ids
 
 
 class Napper:
@@ -30,15 +31,6 @@ def make_dozer():
 def idle(deadline):
     while time.monotonic() < deadline:
         time.sleep(0.05)  # @mark main_sleep
-
-
-def write_ids(path, ids):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("pid %d\n" % os.getpid())
-        for name in sorted(ids):
-            f.write("%s %d\n" % (name, ids[name]))
-    os.rename(tmp, path)
 
 
 def main(seconds, ids_file):

@@ -7,12 +7,12 @@ from compress_it.  IDS_FILE is written (atomically) once the loop starts:
 "pid <pid>" and "main <native id>".
 """
 
-import os
 import random
 import sys
-import threading
 import time
 import zlib
+
+from target_ids import write_ids
 
 
 def compress_it(data):
@@ -24,10 +24,7 @@ def main(seconds, ids_file):
     words = [bytes(rnd.choice(b"abcdefghij") for _ in range(rnd.randint(3, 9))) for _ in range(500)]
     data = b" ".join(rnd.choice(words) for _ in range(700000))[: 4 << 20]
     deadline = time.monotonic() + seconds
-    tmp = ids_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("pid %d\nmain %d\n" % (os.getpid(), threading.get_native_id()))
-    os.rename(tmp, ids_file)
+    write_ids(ids_file)
     while time.monotonic() < deadline:
         compress_it(data)  # @mark compress_it_call
 
