@@ -15,6 +15,8 @@
 #include "emit_where.h"
 #include "errors.h"
 #include "py_discover.h"
+#include "proc_set.h"
+#include "proc_tree.h"
 #include "py_walk.h"
 #include "sampler_loop.h"
 #include "target.h"
@@ -122,12 +124,14 @@ static int run_sampler(const struct options *o) {
     return error_report(kind, "%s", why);
   }
 
-  struct remote *r = remote_open_pid(t.pid);
-  struct py_walker w;
-  if (r == NULL || py_walker_init(&w, r, &rt) != 0) {
+  /* The set takes the runtime over. */
+  struct proc_set *ps = malloc(sizeof *ps);
+  if (ps == NULL || proc_set_init(ps, &t, &rt, o->children) != 0) {
+    free(ps);
     target_release(&t);
     return error_report(E_INTERNAL, "out of memory");
   }
+  proc_set_heap(ps, o->heap_bytes);
 
   struct emitter e;
   if (emit_open(&e, o->binary ? EMIT_FORMAT_MOJO : EMIT_FORMAT_TEXT, out,
@@ -141,11 +145,12 @@ static int run_sampler(const struct options *o) {
   struct emitter copy;
   FILE *copy_out = open_mojo_copy(o, &copy, e.metrics);
   if (copy_out != NULL) e.also = &copy;
-  struct emit_header_info h = {o->interval_us, o->sleepless, false, rt.version};
+  struct emit_header_info h = {o->interval_us, o->sleepless, o->children,
+                               ps->procs[0]->rt.version};
   emit_header(&e, &h);
   emit_header_end(&e);
   struct sampling_stats st;
-  enum loop_end end = sampler_run(&w, &t, o, &e, &st);
+  enum loop_end end = sampler_run(ps, o, &e, &st);
   int status = 0;
   if (end != END_OUTPUT) {
     emit_footer(&e, &st);
@@ -159,9 +164,8 @@ static int run_sampler(const struct options *o) {
   if (end == END_TARGET_EXITED) target_wait(&t);
   else target_release(&t);
 
-  py_walker_free(&w);
-  remote_close(r);
-  py_runtime_free(&rt);
+  proc_set_free(ps);
+  free(ps);
   if (out != stdout) fclose(out);
   return status;
 }

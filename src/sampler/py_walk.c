@@ -30,6 +30,19 @@ void py_walker_free(struct py_walker *w) {
   w->chunk = NULL;
 }
 
+int py_walker_set_heap(struct py_walker *w, size_t bytes) {
+  if (w->rt->layout.tstate_datastack_chunk >= 0) return 0;
+  free(w->chunk);
+  w->chunk = NULL;
+  w->heap_max = 0;
+  w->heap_lo = w->heap_hi = 0;
+  if (bytes == 0) return 0;
+  /* Pages never copied into stay unbacked: the cost is what is used. */
+  if ((w->chunk = malloc(bytes)) == NULL) return -1;
+  w->heap_max = bytes;
+  return 0;
+}
+
 static uint64_t u64_at(const uint8_t *buf, int32_t off) {
   uint64_t v;
   memcpy(&v, buf + off, sizeof v);
@@ -104,6 +117,40 @@ static bool is_executing(const struct py_layout *l, const uint8_t *fr) {
   return l->frames == FRAMES_OBJECT_LINETABLE ? state == 0 : state != 0;
 }
 
+/* -h: copy the learned span of frame objects, in pieces of the largest
+ * single read; the copy covers the pieces read from its start. */
+static void heap_snapshot(struct py_walker *w) {
+  w->seen_lo = UINT64_MAX;
+  w->seen_hi = 0;
+  if (w->heap_max == 0 || w->heap_hi <= w->heap_lo) return;
+  struct remote_iov iov[REMOTE_IOV_MAX];
+  size_t n = 0;
+  for (uint64_t a = w->heap_lo; a < w->heap_hi && n < REMOTE_IOV_MAX; a += REMOTE_READ_MAX) {
+    size_t len = w->heap_hi - a < REMOTE_READ_MAX ? w->heap_hi - a : REMOTE_READ_MAX;
+    iov[n++] = (struct remote_iov){a, w->chunk + (a - w->heap_lo), len};
+  }
+  int got = remote_readv(w->r, iov, n);
+  if (got <= 0) return;
+  w->chunk_lo = w->heap_lo;
+  w->chunk_hi = iov[got - 1].addr + iov[got - 1].len;
+}
+
+/* -h: after a chain, make the span to copy cover its frames as well as
+ * those of the chains before, or only its own when both do not fit. */
+static void heap_learn(struct py_walker *w) {
+  if (w->heap_max == 0 || w->seen_hi <= w->seen_lo) return;
+  uint64_t lo = w->heap_hi > w->heap_lo && w->heap_lo < w->seen_lo ? w->heap_lo : w->seen_lo;
+  uint64_t hi = w->heap_hi > w->seen_hi ? w->heap_hi : w->seen_hi;
+  if (hi - lo > w->heap_max) {
+    lo = w->seen_lo;
+    hi = w->seen_hi;
+  }
+  if (hi - lo <= w->heap_max) {
+    w->heap_lo = lo;
+    w->heap_hi = hi;
+  }
+}
+
 /* From a thread state, the address of the innermost frame and (3.11+) a
  * copy of the used part of the current data-stack chunk, where most
  * frames live, so that they cost no further read. The frame pointer of
@@ -132,7 +179,10 @@ static uint64_t thread_snapshot(struct py_walker *w, const uint8_t *tstate) {
     if (lo != 0 && hi > lo && hi - lo <= PY_WALK_CHUNK_MAX)
       iov[n++] = (struct remote_iov){lo, w->chunk, hi - lo};
   }
-  if (n == 0) return frame;
+  if (n == 0) {
+    heap_snapshot(w); /* frame objects: the -h copy, if any */
+    return frame;
+  }
   int got = remote_readv(w->r, iov, n);
   if (via_cframe) {
     if (got < 1) return 0;
@@ -178,6 +228,8 @@ static unsigned chain_frames(struct py_walker *w, uint64_t frame, struct sample 
       s->invalid = true;
       return n;
     }
+    if (frame < w->seen_lo) w->seen_lo = frame;
+    if (frame + len > w->seen_hi) w->seen_hi = frame + len;
     uint64_t previous = u64_at(fr, l->frame_previous);
     uint64_t code_addr = u64_at(fr, l->frame_code);
     /* 3.14+ tags the executable reference in its low bits. */
@@ -259,6 +311,7 @@ static void resolve_frames(struct py_walker *w, unsigned n, struct sample *s) {
 /* Walk one thread's frame chain into s, root first. */
 static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
   unsigned n = chain_frames(w, frame, s);
+  if (!s->invalid) heap_learn(w);
   resolve_frames(w, n, s);
   for (unsigned i = 0, j = s->nframes ? s->nframes - 1 : 0; i < j; i++, j--) {
     struct sample_frame t = s->frames[i];

@@ -41,6 +41,14 @@ struct py_walker {
    * chunk, where its frames live, taken with one read. */
   uint8_t *chunk;
   uint64_t chunk_lo, chunk_hi;
+  /* -h, for frame objects (3.8-3.10), which lie among the heap's other
+   * objects: the span of memory where the frames of the last walks lay
+   * is copied in one read before each chain when it is at most heap_max
+   * bytes (into `chunk`, read as the data-stack copy is), so that a chain
+   * is read at one instant with one system call. */
+  size_t heap_max;
+  uint64_t heap_lo, heap_hi;   /* the span to copy, learned */
+  uint64_t seen_lo, seen_hi;   /* the frames of the chain being read */
 };
 
 /* Largest data-stack chunk copied in one read; frames beyond are read one
@@ -55,6 +63,11 @@ typedef int (*py_sample_cb)(struct sample *s, void *ctx);
 int py_walker_init(struct py_walker *w, struct remote *r,
                    const struct py_runtime *rt);
 void py_walker_free(struct py_walker *w);
+
+/* Allow frame-object snapshots of up to `bytes` (-h; 0 turns them off).
+ * Without effect from 3.11, whose frames are copied from the data stack
+ * anyway. 0 on success, -1 when out of memory. */
+int py_walker_set_heap(struct py_walker *w, size_t bytes);
 
 /* True when the runtime has at least one interpreter with a thread. */
 bool py_walker_ready(struct py_walker *w);

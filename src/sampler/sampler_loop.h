@@ -40,11 +40,13 @@ uint64_t sampler_next_round(uint64_t next, uint64_t done, uint64_t interval);
 /* Why the loop ended. */
 enum loop_end { END_TARGET_EXITED, END_EXPOSURE, END_SIGNAL, END_OUTPUT, END_UNREADABLE };
 
-struct emitter; /* emit.h */
+struct emitter;   /* emit.h */
+struct proc_set;  /* proc_set.h */
 
-/* Sample until the target ends, the exposure expires or a signal comes. */
-enum loop_end sampler_run(struct py_walker *w, struct target *t,
-                          const struct options *o, struct emitter *e,
-                          struct sampling_stats *st);
+/* Sample the processes of ps until the target ends (with -C: until it and
+ * every sampled descendant have ended), the exposure expires or a signal
+ * comes. */
+enum loop_end sampler_run(struct proc_set *ps, const struct options *o,
+                          struct emitter *e, struct sampling_stats *st);
 
 #endif
