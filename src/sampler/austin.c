@@ -38,22 +38,17 @@ static int where_cb(struct sample *s, void *ctx) {
   return 0;
 }
 
-static int run_where(const struct options *o) {
-  char why[512] = "";
-  struct target t;
-  enum error_kind kind = target_attach(o->where, &t, why, sizeof why);
-  struct py_runtime rt;
-  if (kind == E_OK) kind = target_wait_python(&t, o->timeout_us, &rt, why, sizeof why);
-  if (kind != E_OK) return error_report(kind, "%s", why);
-
-  struct remote *r = remote_open_pid(t.pid);
+/* Write the dump of one process to stdout, marked with its role (NULL,
+ * "parent" or "child"). 0, or -1 when its interpreter could not be read. */
+static int where_one(const struct py_runtime *rt, const char *role, bool color) {
+  struct remote *r = remote_open_pid(rt->pid);
   struct py_walker w;
-  if (r == NULL || py_walker_init(&w, r, &rt) != 0)
-    return error_report(E_INTERNAL, "out of memory");
+  if (r == NULL || py_walker_init(&w, r, rt) != 0) {
+    remote_close(r);
+    return -1;
+  }
   w.want_idle = true;
   static struct sample scratch;
-  bool color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
-
   char *text = NULL;
   size_t len = 0;
   int n = -1;
@@ -62,8 +57,8 @@ static int run_where(const struct options *o) {
     text = NULL;
     FILE *mem = open_memstream(&text, &len);
     if (mem == NULL) break;
-    struct where_dump d = {{mem, color, -1}, 0};
-    emit_where_process(&d.e, &rt);
+    struct where_dump d = {{mem, color, -1, role}, 0};
+    emit_where_process(&d.e, rt);
     n = py_walk_all(&w, &scratch, where_cb, &d);
     fputc('\n', mem);
     fclose(mem);
@@ -71,14 +66,52 @@ static int run_where(const struct options *o) {
   }
   py_walker_free(&w);
   remote_close(r);
-  py_runtime_free(&rt);
-  if (n < 0) {
-    free(text);
-    return error_report(E_NO_PROCESS, "process %d: its interpreter could not be read",
-                        (int)t.pid);
-  }
-  if (text != NULL) fwrite(text, 1, len, stdout);
+  if (n >= 0 && text != NULL) fwrite(text, 1, len, stdout);
   free(text);
+  return n < 0 ? -1 : 0;
+}
+
+/* -C -w: every Python process below the target, once each; those that
+ * are not Python (a shell) are passed over. Returns how many were shown. */
+static int where_children(pid_t root, bool color) {
+  struct proc_tree tree;
+  proc_tree_init(&tree, root);
+  proc_tree_scan(&tree, NULL, NULL, NULL);
+  int shown = 0;
+  for (size_t i = 1; i < tree.n; i++) {
+    char why[256];
+    struct py_runtime rt;
+    if (py_discover(tree.members[i], &rt, why, sizeof why) != E_OK) continue;
+    shown += where_one(&rt, "child", color) == 0;
+    py_runtime_free(&rt);
+  }
+  proc_tree_free(&tree);
+  return shown;
+}
+
+static int run_where(const struct options *o) {
+  char why[512] = "";
+  struct target t;
+  enum error_kind kind = target_attach(o->where, &t, why, sizeof why);
+  struct py_runtime rt;
+  if (kind == E_OK) kind = target_wait_python(&t, o->timeout_us, &rt, why, sizeof why);
+  /* With -C the target itself need not be Python (a shell, a server's
+   * supervisor): its Python descendants are shown all the same. */
+  bool children_only = o->children && kind == E_NOT_PYTHON;
+  if (kind != E_OK && !children_only) return error_report(kind, "%s", why);
+  bool color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+
+  int shown = 0;
+  if (!children_only) {
+    int rc = where_one(&rt, o->children ? "parent" : NULL, color);
+    py_runtime_free(&rt);
+    if (rc != 0)
+      return error_report(E_NO_PROCESS, "process %d: its interpreter could not be read",
+                          (int)t.pid);
+    shown++;
+  }
+  if (o->children) shown += where_children(t.pid, color);
+  if (shown == 0) return error_report(kind, "%s", why);
   return fflush(stdout) == 0 ? 0 : error_status(E_OUTPUT);
 }
 
