@@ -14,6 +14,7 @@
 #include "emit.h"
 #include "emit_where.h"
 #include "errors.h"
+#include "log.h"
 #include "py_discover.h"
 #include "proc_set.h"
 #include "proc_tree.h"
@@ -130,6 +131,19 @@ static FILE *open_mojo_copy(const struct options *o, struct emitter *copy,
   return f;
 }
 
+static void log_run_end(enum loop_end end, const struct sampling_stats *st) {
+  static const char *const why[] = {
+      [END_TARGET_EXITED] = "the target exited",  [END_EXPOSURE] = "the exposure ended",
+      [END_SIGNAL] = "stopped by a signal",       [END_OUTPUT] = "the output failed",
+      [END_UNREADABLE] = "the target became unreadable"};
+  log_msg(LOG_INFO,
+          "sampling ended (%s) after %llu us: %llu samples in %llu rounds, "
+          "%llu invalid, %llu rounds longer than the interval",
+          why[end], (unsigned long long)st->duration_us, (unsigned long long)st->samples,
+          (unsigned long long)st->rounds, (unsigned long long)st->invalid,
+          (unsigned long long)st->long_rounds);
+}
+
 static int run_sampler(const struct options *o) {
   char why[512] = "";
   FILE *out = stdout;
@@ -183,7 +197,11 @@ static int run_sampler(const struct options *o) {
   emit_header(&e, &h);
   emit_header_end(&e);
   struct sampling_stats st;
+  log_msg(LOG_INFO, "sampling process %d (Python %s) every %llu us%s", (int)t.pid,
+          ps->procs[0]->rt.version, (unsigned long long)o->interval_us,
+          o->children ? ", and its children" : "");
   enum loop_end end = sampler_run(ps, o, &e, &st);
+  log_run_end(end, &st);
   int status = 0;
   if (end != END_OUTPUT) {
     emit_footer(&e, &st);
@@ -205,8 +223,11 @@ static int run_sampler(const struct options *o) {
 
 int main(int argc, char **argv) {
   error_progname = "austin";
+  log_open("austin");
   struct options o;
   enum error_kind kind = cli_parse(argc, argv, 100, &o);
   if (kind != E_OK) return error_status(kind);
-  return o.where ? run_where(&o) : run_sampler(&o);
+  int status = o.where ? run_where(&o) : run_sampler(&o);
+  log_close();
+  return status;
 }

@@ -2,8 +2,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "proc_set.h"
+#include "proc_stat.h"
 
 static void close_walker(struct sampled_proc *p) {
   py_walker_free(&p->w);
@@ -144,6 +147,7 @@ static void try_pending(struct proc_set *ps, size_t i, uint64_t now_us) {
     p->w.want_gc = ps->want_gc;
     py_walker_set_heap(&p->w, ps->heap_bytes);
     ps->procs[ps->n++] = p;
+    log_msg(LOG_INFO, "child process %d (Python %s) sampled", (int)p->pid, p->rt.version);
     remove_pending(ps, i);
     return;
   }
@@ -176,12 +180,31 @@ void proc_set_refresh(struct proc_set *ps, uint64_t now_us) {
 void proc_set_lost(struct proc_set *ps, size_t i, uint64_t now_us) {
   struct sampled_proc *p = ps->procs[i];
   ps->procs[i] = ps->procs[--ps->n];
-  if (p->child && target_alive(&p->t) && proc_tree_has(&ps->tree, p->pid))
+  if (p->child && target_alive(&p->t) && proc_tree_has(&ps->tree, p->pid)) {
+    /* Still there but no longer readable as before: it ran exec. */
     add_pending(ps, p->pid, now_us);
+  } else if (p->child) {
+    log_msg(LOG_INFO, "child process %d exited", (int)p->pid);
+  }
   sampled_proc_close(p);
 }
 
 void proc_set_heap(struct proc_set *ps, size_t bytes) {
   ps->heap_bytes = bytes;
   for (size_t i = 0; i < ps->n; i++) py_walker_set_heap(&ps->procs[i]->w, bytes);
+}
+
+bool proc_set_own_thread(struct sampled_proc *p, uint64_t tid) {
+  for (unsigned i = 0; i < p->nown; i++)
+    if (p->own_tids[i] == tid) return true;
+  char path[PROC_PATH_MAX];
+  proc_task_path(path, p->pid, (pid_t)tid, NULL);
+  if (tid == 0 || tid > INT32_MAX || access(path, F_OK) != 0) return false;
+  /* Remember it; when full, the oldest answer goes. */
+  if (p->nown == sizeof p->own_tids / sizeof *p->own_tids) {
+    memmove(p->own_tids, p->own_tids + 1, (p->nown - 1) * sizeof *p->own_tids);
+    p->nown--;
+  }
+  p->own_tids[p->nown++] = tid;
+  return true;
 }

@@ -38,6 +38,9 @@ struct sampled_proc {
   struct py_walker w;
   bool rss_known;          /* -m/-f: last_rss holds a reading */
   int64_t last_rss;
+  /* Thread ids seen to be tasks of this process (see proc_set_own_thread). */
+  uint64_t own_tids[16];
+  unsigned nown;
 };
 
 /* A descendant not sampled (yet). */
@@ -75,6 +78,11 @@ void proc_set_refresh(struct proc_set *ps, uint64_t now_us);
  * again later, one that exited is dropped; the target is dropped (its
  * exit is seen by the caller). procs[i] is then another process. */
 void proc_set_lost(struct proc_set *ps, size_t i, uint64_t now_us);
+
+/* Is tid a thread of p? A child between fork and exec is a copy of its
+ * parent whose thread states name the parent's threads: those are not
+ * its stacks. Answers are remembered for a few threads per process. */
+bool proc_set_own_thread(struct sampled_proc *p, uint64_t tid);
 
 /* -h for every walker, present and to come. */
 void proc_set_heap(struct proc_set *ps, size_t bytes);

@@ -65,6 +65,7 @@ static void take_memory_delta(struct round *rd, struct sample *s) {
 static int on_sample(struct sample *s, void *ctx) {
   struct round *rd = ctx;
   const struct options *o = rd->o;
+  if (rd->p->child && !proc_set_own_thread(rd->p, s->tid)) return 0;
   rd->st->samples++;
   if (s->invalid) rd->st->invalid++;
   if (o->memory || o->full) take_memory_delta(rd, s);

@@ -8,7 +8,7 @@ Usage:
       one "task <pid>" per task run, once every task has started.
   target_children.py chain DEPTH SECONDS IDS_FILE
       A chain of DEPTH+1 Python processes: each starts the next one and
-      runs chain_level for SECONDS seconds. The first child is started
+      runs level<N> (N its depth, at most 2) for SECONDS seconds. The first child is started
       directly, the deeper ones through "sh -c '...; true'" (a shell that
       stays, so that the chain crosses a process that is not Python).
       Each level appends "level<N> <pid>" to IDS_FILE.
@@ -60,8 +60,21 @@ def write_ids(path, lines):
     os.rename(tmp, path)
 
 
+# One function per level, so that each process's stacks are its own.
+def level0(seconds):
+    spin(seconds)  # @mark level0
+
+
+def level1(seconds):
+    spin(seconds)  # @mark level1
+
+
+def level2(seconds):
+    spin(seconds)  # @mark level2
+
+
 def chain_level(level, seconds):
-    spin(seconds)  # @mark chain_level
+    [level0, level1, level2][level](seconds)
 
 
 def run_chain(depth, seconds, ids_file, level=0):
