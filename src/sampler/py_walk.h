@@ -18,6 +18,10 @@
 /* Extra reads of a thread whose chain changed while it was read. */
 #define PY_WALK_RETRIES 2
 
+/* -h: frames of one chain whose pages are learned, and the page size. */
+#define PY_WALK_HEAP_SEEN 256
+#define PY_WALK_HEAP_PAGE 4096u
+
 /* A Python frame found on the chain, before its code object is read. */
 struct py_frame_ref {
   uint64_t code;
@@ -42,13 +46,20 @@ struct py_walker {
   uint8_t *chunk;
   uint64_t chunk_lo, chunk_hi;
   /* -h, for frame objects (3.8-3.10), which lie among the heap's other
-   * objects: the span of memory where the frames of the last walks lay
-   * is copied in one read before each chain when it is at most heap_max
-   * bytes (into `chunk`, read as the data-stack copy is), so that a chain
-   * is read at one instant with one system call. */
+   * objects: the pages where the frames of the last chains lay are
+   * copied in one batched read before each chain, into `chunk` (at most
+   * heap_max bytes), so that a chain costs one system call and is read at
+   * one instant. The pages are learned from the chains read. */
   size_t heap_max;
-  uint64_t heap_lo, heap_hi;   /* the span to copy, learned */
-  uint64_t seen_lo, seen_hi;   /* the frames of the chain being read */
+  struct py_heap_run {
+    uint64_t lo, hi;   /* page-aligned */
+    size_t off;        /* where its copy starts in chunk */
+  } runs[REMOTE_IOV_MAX];
+  size_t nruns;        /* runs to copy (learned) */
+  size_t ncopied;      /* runs copied for the chain being read */
+  uint64_t seen[PY_WALK_HEAP_SEEN]; /* frames of the chain being read */
+  size_t nseen;
+  unsigned learned;    /* chains learned from, to forget old pages */
 };
 
 /* Largest data-stack chunk copied in one read; frames beyond are read one
