@@ -224,6 +224,7 @@ static int run(const struct options *o) {
   setvbuf(a.out, outbuf, _IOFBF, sizeof outbuf);
   /* -k: without the privilege the first read warns and turns it off. */
   a.cap = (struct capturer){.pid = a.t.pid, .ps = a.ps, .r = a.r, .w = &a.w};
+  if (o->heap_bytes) py_walker_set_heap(&a.w, o->heap_bytes); /* -h: 3.8-3.10 frames */
   /* For bench/native-sampling: how long each thread stays stopped. */
   a.cap.want_stop_stats = getenv("PYAUSTIN_STOP_STATS") != NULL;
   if (o->kernel && (a.cap.kr = kstack_reader_new(a.t.pid)) == NULL) {
@@ -305,6 +306,9 @@ int main(int argc, char **argv) {
   struct options o;
   enum error_kind kind = cli_parse_austinp(argc, argv, AUSTINP_DEFAULT_INTERVAL_US, &o);
   if (kind != E_OK) return error_status(kind);
+  /* Following children means tracing each of them too: not done yet. */
+  if (o.children)
+    return error_report(E_BAD_OPTION, "-C (children) is not supported by austinp yet");
   if (o.where) return where_native(&o);
   return run(&o);
 }

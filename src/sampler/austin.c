@@ -14,7 +14,10 @@
 #include "emit.h"
 #include "emit_where.h"
 #include "errors.h"
+#include "log.h"
 #include "py_discover.h"
+#include "proc_set.h"
+#include "proc_tree.h"
 #include "py_walk.h"
 #include "sampler_loop.h"
 #include "target.h"
@@ -36,22 +39,17 @@ static int where_cb(struct sample *s, void *ctx) {
   return 0;
 }
 
-static int run_where(const struct options *o) {
-  char why[512] = "";
-  struct target t;
-  enum error_kind kind = target_attach(o->where, &t, why, sizeof why);
-  struct py_runtime rt;
-  if (kind == E_OK) kind = target_wait_python(&t, o->timeout_us, &rt, why, sizeof why);
-  if (kind != E_OK) return error_report(kind, "%s", why);
-
-  struct remote *r = remote_open_pid(t.pid);
+/* Write the dump of one process to stdout, marked with its role (NULL,
+ * "parent" or "child"). 0, or -1 when its interpreter could not be read. */
+static int where_one(const struct py_runtime *rt, const char *role, bool color) {
+  struct remote *r = remote_open_pid(rt->pid);
   struct py_walker w;
-  if (r == NULL || py_walker_init(&w, r, &rt) != 0)
-    return error_report(E_INTERNAL, "out of memory");
+  if (r == NULL || py_walker_init(&w, r, rt) != 0) {
+    remote_close(r);
+    return -1;
+  }
   w.want_idle = true;
   static struct sample scratch;
-  bool color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
-
   char *text = NULL;
   size_t len = 0;
   int n = -1;
@@ -60,8 +58,8 @@ static int run_where(const struct options *o) {
     text = NULL;
     FILE *mem = open_memstream(&text, &len);
     if (mem == NULL) break;
-    struct where_dump d = {{mem, color, -1}, 0};
-    emit_where_process(&d.e, &rt);
+    struct where_dump d = {{mem, color, -1, role}, 0};
+    emit_where_process(&d.e, rt);
     n = py_walk_all(&w, &scratch, where_cb, &d);
     fputc('\n', mem);
     fclose(mem);
@@ -69,15 +67,66 @@ static int run_where(const struct options *o) {
   }
   py_walker_free(&w);
   remote_close(r);
-  py_runtime_free(&rt);
-  if (n < 0) {
-    free(text);
-    return error_report(E_NO_PROCESS, "process %d: its interpreter could not be read",
-                        (int)t.pid);
-  }
-  if (text != NULL) fwrite(text, 1, len, stdout);
+  if (n >= 0 && text != NULL) fwrite(text, 1, len, stdout);
   free(text);
+  return n < 0 ? -1 : 0;
+}
+
+/* -C -w: every Python process below the target, once each; those that
+ * are not Python (a shell) are passed over. Returns how many were shown. */
+static int where_children(pid_t root, bool color) {
+  struct proc_tree tree;
+  proc_tree_init(&tree, root);
+  proc_tree_scan(&tree, NULL, NULL, NULL);
+  int shown = 0;
+  for (size_t i = 1; i < tree.n; i++) {
+    char why[256];
+    struct py_runtime rt;
+    if (py_discover(tree.members[i], &rt, why, sizeof why) != E_OK) continue;
+    shown += where_one(&rt, "child", color) == 0;
+    py_runtime_free(&rt);
+  }
+  proc_tree_free(&tree);
+  return shown;
+}
+
+static int run_where(const struct options *o) {
+  char why[512] = "";
+  struct target t;
+  enum error_kind kind = target_attach(o->where, &t, why, sizeof why);
+  struct py_runtime rt;
+  if (kind == E_OK) kind = target_wait_python(&t, o->timeout_us, &rt, why, sizeof why);
+  /* With -C the target itself need not be Python (a shell, a server's
+   * supervisor): its Python descendants are shown all the same. */
+  bool children_only = o->children && kind == E_NOT_PYTHON;
+  if (kind != E_OK && !children_only) return error_report(kind, "%s", why);
+  bool color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+
+  int shown = 0;
+  if (!children_only) {
+    int rc = where_one(&rt, o->children ? "parent" : NULL, color);
+    py_runtime_free(&rt);
+    if (rc != 0)
+      return error_report(E_NO_PROCESS, "process %d: its interpreter could not be read",
+                          (int)t.pid);
+    shown++;
+  }
+  if (o->children) shown += where_children(t.pid, color);
+  if (shown == 0) return error_report(kind, "%s", why);
   return fflush(stdout) == 0 ? 0 : error_status(E_OUTPUT);
+}
+
+static void log_run_end(enum loop_end end, const struct sampling_stats *st) {
+  static const char *const why[] = {
+      [END_TARGET_EXITED] = "the target exited",  [END_EXPOSURE] = "the exposure ended",
+      [END_SIGNAL] = "stopped by a signal",       [END_OUTPUT] = "the output failed",
+      [END_UNREADABLE] = "the target became unreadable"};
+  log_msg(LOG_INFO,
+          "sampling ended (%s) after %llu us: %llu samples in %llu rounds, "
+          "%llu invalid, %llu rounds longer than the interval",
+          why[end], (unsigned long long)st->duration_us, (unsigned long long)st->samples,
+          (unsigned long long)st->rounds, (unsigned long long)st->invalid,
+          (unsigned long long)st->long_rounds);
 }
 
 static int run_sampler(const struct options *o) {
@@ -107,12 +156,14 @@ static int run_sampler(const struct options *o) {
     return error_report(kind, "%s", why);
   }
 
-  struct remote *r = remote_open_pid(t.pid);
-  struct py_walker w;
-  if (r == NULL || py_walker_init(&w, r, &rt) != 0) {
+  /* The set takes the runtime over. */
+  struct proc_set *ps = malloc(sizeof *ps);
+  if (ps == NULL || proc_set_init(ps, &t, &rt, o->children) != 0) {
+    free(ps);
     target_release(&t);
     return error_report(E_INTERNAL, "out of memory");
   }
+  proc_set_heap(ps, o->heap_bytes);
 
   struct emitter e;
   if (emit_open(&e, o->binary ? EMIT_FORMAT_MOJO : EMIT_FORMAT_TEXT, out,
@@ -126,11 +177,16 @@ static int run_sampler(const struct options *o) {
   struct emitter copy;
   FILE *copy_out = o->binary ? NULL : emit_open_mojo_copy(&copy, e.metrics);
   if (copy_out != NULL) e.also = &copy;
-  struct emit_header_info h = {o->interval_us, o->sleepless, false, rt.version};
+  struct emit_header_info h = {o->interval_us, o->sleepless, o->children,
+                               ps->procs[0]->rt.version};
   emit_header(&e, &h);
   emit_header_end(&e);
   struct sampling_stats st;
-  enum loop_end end = sampler_run(&w, &t, o, &e, &st);
+  log_msg(LOG_INFO, "sampling process %d (Python %s) every %llu us%s", (int)t.pid,
+          ps->procs[0]->rt.version, (unsigned long long)o->interval_us,
+          o->children ? ", and its children" : "");
+  enum loop_end end = sampler_run(ps, o, &e, &st);
+  log_run_end(end, &st);
   int status = 0;
   if (end != END_OUTPUT) {
     emit_footer(&e, &st);
@@ -144,17 +200,19 @@ static int run_sampler(const struct options *o) {
   if (end == END_TARGET_EXITED) target_wait(&t);
   else target_release(&t);
 
-  py_walker_free(&w);
-  remote_close(r);
-  py_runtime_free(&rt);
+  proc_set_free(ps);
+  free(ps);
   if (out != stdout) fclose(out);
   return status;
 }
 
 int main(int argc, char **argv) {
   error_progname = "austin";
+  log_open("austin");
   struct options o;
   enum error_kind kind = cli_parse(argc, argv, 100, &o);
   if (kind != E_OK) return error_status(kind);
-  return o.where ? run_where(&o) : run_sampler(&o);
+  int status = o.where ? run_where(&o) : run_sampler(&o);
+  log_close();
+  return status;
 }

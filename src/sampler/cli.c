@@ -53,10 +53,27 @@ static int parse_seconds(const char *text, uint64_t *out_us) {
   return 0;
 }
 
+/* -h: a whole number of MiB, 0 (no snapshot) to HEAP_MAX_MB. */
+#define HEAP_MAX_MB 64
+
+static int parse_heap(const char *text, uint64_t *out_bytes) {
+  if (text == NULL || *text == '\0' || *text == '-' || *text == '+') return -1;
+  errno = 0;
+  char *end;
+  unsigned long long n = strtoull(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || n > HEAP_MAX_MB) return -1;
+  *out_bytes = (uint64_t)n << 20;
+  return 0;
+}
+
 static const struct argp_option argp_options[] = {
     {"binary", 'b', NULL, 0, "Emit data in the MOJO binary format.", 0},
+    {"children", 'C', NULL, 0, "Attach to child processes.", 0},
     {"full", 'f', NULL, 0, "Produce the full set of metrics (time +mem -mem).", 0},
     {"gc", 'g', NULL, 0, "Sample the garbage collector state.", 0},
+    {"heap", 'h', "n_mb", 0,
+     "Maximum heap size to allocate to increase sampling accuracy, in MB "
+     "(default is 0).", 0},
     {"interval", 'i', "n_us", 0,
      "Sampling interval in microseconds (default is 100, 10000 for austinp). "
      "Accepted units: s, ms, us.", 0},
@@ -138,6 +155,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state) {
     break;
   case 'k':
     o->kernel = true;
+    break;
+  case 'C':
+    o->children = true;
+    break;
+  case 'h':
+    if (parse_heap(arg, &o->heap_bytes) != 0)
+      return bad_value(ps, key, arg, "expected a whole number of MB from 0 to 64");
     break;
   case ARGP_KEY_ARG:
     /* The command starts here: everything after it is its own. */

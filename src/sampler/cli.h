@@ -22,6 +22,8 @@ struct options {
   bool gc;               /* -g: mark samples taken while the GC collects */
   bool pipe;             /* -P: output read live by another program */
   bool kernel;           /* -k: kernel stacks too (austinp only) */
+  bool children;         /* -C: sample the target's descendants too */
+  uint64_t heap_bytes;   /* -h: largest snapshot of frame memory, 0 = none */
   char **command;        /* the command to launch, NULL-terminated */
 };
 

@@ -15,8 +15,9 @@ static const char *c(const struct where_emitter *e, const char *code) {
 }
 
 void emit_where_process(struct where_emitter *e, const struct py_runtime *rt) {
-  fprintf(e->out, "%sProcess %d%s  Python %s  %s%s%s\n", c(e, C_BOLD),
-          (int)rt->pid, c(e, C_RESET), rt->version, c(e, C_DIM), rt->path,
+  fprintf(e->out, "%sProcess %d%s", c(e, C_BOLD), (int)rt->pid, c(e, C_RESET));
+  if (e->role != NULL) fprintf(e->out, " (%s)", e->role);
+  fprintf(e->out, "  Python %s  %s%s%s\n", rt->version, c(e, C_DIM), rt->path,
           c(e, C_RESET));
   e->last_iid = -1;
 }

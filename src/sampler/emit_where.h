@@ -12,6 +12,7 @@ struct where_emitter {
   FILE *out;
   bool color;
   int64_t last_iid;
+  const char *role;  /* -C: "parent" or "child", NULL without -C */
 };
 
 void emit_where_process(struct where_emitter *e, const struct py_runtime *rt);

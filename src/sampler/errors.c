@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "errors.h"
+#include "log.h"
 
 const char *error_progname = "austin";
 
@@ -39,5 +40,9 @@ int error_report(enum error_kind kind, const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fputc('\n', stderr);
+  /* The same line in the log, when the program keeps one. */
+  va_start(ap, fmt);
+  log_vmsg(LOG_ERR, fmt, ap);
+  va_end(ap);
   return error_status(kind);
 }

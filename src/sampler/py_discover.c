@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,9 @@ static int try_candidate(pid_t pid, const struct proc_maps *maps,
   out->path = strdup(path);
   out->bias = bias;
   out->runtime_addr = runtime + bias;
+  out->map_start = m->start;
+  out->map_offset = m->offset;
+  out->map_inode = m->inode;
 
   uint64_t code_type = 0;
   if (elf_file_symbol(ef, "PyCode_Type", &code_type, NULL) == 0)
@@ -255,6 +259,32 @@ enum error_kind py_discover(pid_t pid, struct py_runtime *out, char *why,
   }
   proc_maps_free(&maps);
   return kind;
+}
+
+/* Does the first mapping of known's file in maps sit where it does in
+ * the process known was discovered in? */
+static bool same_mapping(const struct proc_maps *maps, const struct py_runtime *known) {
+  const struct proc_map *m = first_mapping(maps, known->path);
+  return m != NULL && m->start == known->map_start && m->offset == known->map_offset &&
+         m->inode == known->map_inode;
+}
+
+enum error_kind py_discover_known(pid_t pid, const struct py_runtime *const *known,
+                                  size_t nknown, struct py_runtime *out, char *why,
+                                  size_t whylen) {
+  struct proc_maps maps;
+  if (nknown > 0 && proc_maps_read(pid, &maps) == 0) {
+    for (size_t i = 0; i < nknown; i++) {
+      if (!same_mapping(&maps, known[i])) continue;
+      *out = *known[i];
+      out->pid = pid;
+      out->path = strdup(known[i]->path);
+      proc_maps_free(&maps);
+      return out->path != NULL ? E_OK : E_INTERNAL;
+    }
+    proc_maps_free(&maps);
+  }
+  return py_discover(pid, out, why, whylen);
 }
 
 void py_runtime_free(struct py_runtime *rt) {

@@ -21,6 +21,7 @@ struct py_runtime {
   uint64_t code_type_addr;  /* &PyCode_Type in the target, 0 if unknown */
   int major, minor, micro;
   char version[32];         /* "3.12.1" */
+  uint64_t map_start, map_offset, map_inode; /* the file's first mapping */
   struct py_layout layout;
 };
 
@@ -29,6 +30,15 @@ struct py_runtime {
  * answer while a just-launched process has not yet mapped Python. */
 enum error_kind py_discover(pid_t pid, struct py_runtime *out, char *why,
                             size_t whylen);
+
+/* Discovery of a process that may map an interpreter already discovered
+ * in another (a forked child does): when pid maps one of the `known`
+ * runtimes' files (same path and inode) at the same place, its runtime is
+ * a copy of that one, found without reading the file again; otherwise
+ * this is py_discover. */
+enum error_kind py_discover_known(pid_t pid, const struct py_runtime *const *known,
+                                  size_t nknown, struct py_runtime *out, char *why,
+                                  size_t whylen);
 
 void py_runtime_free(struct py_runtime *rt);
 

@@ -30,6 +30,19 @@ void py_walker_free(struct py_walker *w) {
   w->chunk = NULL;
 }
 
+int py_walker_set_heap(struct py_walker *w, size_t bytes) {
+  if (w->rt->layout.tstate_datastack_chunk >= 0) return 0;
+  free(w->chunk);
+  w->chunk = NULL;
+  w->heap_max = 0;
+  w->nruns = w->ncopied = w->nseen = 0;
+  if (bytes == 0) return 0;
+  /* Pages never copied into stay unbacked: the cost is what is used. */
+  if ((w->chunk = malloc(bytes)) == NULL) return -1;
+  w->heap_max = bytes;
+  return 0;
+}
+
 static uint64_t u64_at(const uint8_t *buf, int32_t off) {
   uint64_t v;
   memcpy(&v, buf + off, sizeof v);
@@ -104,6 +117,92 @@ static bool is_executing(const struct py_layout *l, const uint8_t *fr) {
   return l->frames == FRAMES_OBJECT_LINETABLE ? state == 0 : state != 0;
 }
 
+/* The part of a frame we read: up to the last field we need. */
+static size_t frame_head_length(const struct py_layout *l) {
+  int32_t offs[] = {l->frame_previous, l->frame_code, l->frame_instr,
+                    l->frame_owner, l->frame_is_entry, l->frame_state};
+  return (size_t)max_offset(offs, sizeof offs / sizeof *offs) + 8;
+}
+
+/* -h: copy the learned pages of frame objects in one batched read; the
+ * runs read completely, from the first, are served by read_frame. */
+static void heap_snapshot(struct py_walker *w) {
+  w->nseen = 0;
+  w->ncopied = 0;
+  if (w->nruns == 0) return;
+  struct remote_iov iov[REMOTE_IOV_MAX];
+  for (size_t i = 0; i < w->nruns; i++)
+    iov[i] = (struct remote_iov){w->runs[i].lo, w->chunk + w->runs[i].off,
+                                 w->runs[i].hi - w->runs[i].lo};
+  int got = remote_readv(w->r, iov, w->nruns);
+  w->ncopied = got > 0 ? (size_t)got : 0;
+}
+
+/* The copy of [addr, addr + len) when a copied run holds all of it. */
+static const uint8_t *heap_find(const struct py_walker *w, uint64_t addr, size_t len) {
+  for (size_t i = 0; i < w->ncopied; i++) {
+    const struct py_heap_run *r = &w->runs[i];
+    if (addr >= r->lo && addr < r->hi && len <= r->hi - addr)
+      return w->chunk + r->off + (addr - r->lo);
+  }
+  return NULL;
+}
+
+static int cmp_run(const void *a, const void *b) {
+  uint64_t x = ((const struct py_heap_run *)a)->lo, y = ((const struct py_heap_run *)b)->lo;
+  return (x > y) - (x < y);
+}
+
+/* Sort runs and merge those that touch; lay their copies out in order.
+ * Returns the bytes they span, or 0 when they do not fit the heap. */
+static size_t runs_normalise(struct py_heap_run *runs, size_t *n, size_t max_bytes) {
+  qsort(runs, *n, sizeof *runs, cmp_run);
+  size_t m = 0, bytes = 0;
+  for (size_t i = 0; i < *n; i++) {
+    if (m > 0 && runs[i].lo <= runs[m - 1].hi) {
+      if (runs[i].hi > runs[m - 1].hi) runs[m - 1].hi = runs[i].hi;
+    } else {
+      runs[m++] = runs[i];
+    }
+  }
+  *n = m;
+  if (m > REMOTE_IOV_MAX) return 0;
+  for (size_t i = 0; i < m; i++) {
+    runs[i].off = bytes;
+    bytes += runs[i].hi - runs[i].lo;
+  }
+  return bytes <= max_bytes ? bytes : 0;
+}
+
+/* -h: after a chain read whole, copy next time the pages of its frames
+ * together with those learned before, or only its own when both do not
+ * fit (and, now and then, to forget pages that no longer hold frames). */
+static void heap_learn(struct py_walker *w, size_t frame_len) {
+  if (w->heap_max == 0 || w->nseen == 0) return;
+  struct py_heap_run mine[PY_WALK_HEAP_SEEN], both[PY_WALK_HEAP_SEEN + REMOTE_IOV_MAX];
+  size_t nmine = w->nseen;
+  for (size_t i = 0; i < nmine; i++) {
+    uint64_t a = w->seen[i];
+    mine[i] = (struct py_heap_run){a & ~(uint64_t)(PY_WALK_HEAP_PAGE - 1),
+                                   (a + frame_len + PY_WALK_HEAP_PAGE - 1) &
+                                       ~(uint64_t)(PY_WALK_HEAP_PAGE - 1),
+                                   0};
+  }
+  bool fresh = ++w->learned % 256 == 0;
+  size_t nboth = 0;
+  for (size_t i = 0; i < nmine; i++) both[nboth++] = mine[i];
+  for (size_t i = 0; i < w->nruns && !fresh; i++) both[nboth++] = w->runs[i];
+  if (runs_normalise(both, &nboth, w->heap_max) > 0) {
+    memcpy(w->runs, both, nboth * sizeof *both);
+    w->nruns = nboth;
+  } else if (runs_normalise(mine, &nmine, w->heap_max) > 0) {
+    memcpy(w->runs, mine, nmine * sizeof *mine);
+    w->nruns = nmine;
+  } else {
+    w->nruns = 0; /* too scattered to copy */
+  }
+}
+
 /* From a thread state, the address of the innermost frame and (3.11+) a
  * copy of the used part of the current data-stack chunk, where most
  * frames live, so that they cost no further read. The frame pointer of
@@ -132,7 +231,10 @@ static uint64_t thread_snapshot(struct py_walker *w, const uint8_t *tstate) {
     if (lo != 0 && hi > lo && hi - lo <= PY_WALK_CHUNK_MAX)
       iov[n++] = (struct remote_iov){lo, w->chunk, hi - lo};
   }
-  if (n == 0) return frame;
+  if (n == 0) {
+    heap_snapshot(w); /* frame objects: the -h copy, if any */
+    return frame;
+  }
   int got = remote_readv(w->r, iov, n);
   if (via_cframe) {
     if (got < 1) return 0;
@@ -151,6 +253,11 @@ static int read_frame(struct py_walker *w, uint64_t frame, uint8_t *buf, size_t 
     memcpy(buf, w->chunk + (frame - w->chunk_lo), len);
     return 0;
   }
+  const uint8_t *copy = w->ncopied ? heap_find(w, frame, len) : NULL;
+  if (copy != NULL) {
+    memcpy(buf, copy, len);
+    return 0;
+  }
   return remote_read(w->r, frame, buf, len);
 }
 
@@ -158,9 +265,7 @@ static int read_frame(struct py_walker *w, uint64_t frame, uint8_t *buf, size_t 
  * first) in w->refs; returns how many. */
 static unsigned chain_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
   const struct py_layout *l = &w->rt->layout;
-  int32_t offs[] = {l->frame_previous, l->frame_code, l->frame_instr,
-                    l->frame_owner, l->frame_is_entry, l->frame_state};
-  size_t len = (size_t)max_offset(offs, sizeof offs / sizeof *offs) + 8;
+  size_t len = frame_head_length(l);
   uint8_t fr[512];
   if (len > sizeof fr) {
     s->invalid = true;
@@ -178,6 +283,7 @@ static unsigned chain_frames(struct py_walker *w, uint64_t frame, struct sample 
       s->invalid = true;
       return n;
     }
+    if (w->heap_max && w->nseen < PY_WALK_HEAP_SEEN) w->seen[w->nseen++] = frame;
     uint64_t previous = u64_at(fr, l->frame_previous);
     uint64_t code_addr = u64_at(fr, l->frame_code);
     /* 3.14+ tags the executable reference in its low bits. */
@@ -259,6 +365,7 @@ static void resolve_frames(struct py_walker *w, unsigned n, struct sample *s) {
 /* Walk one thread's frame chain into s, root first. */
 static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
   unsigned n = chain_frames(w, frame, s);
+  if (!s->invalid) heap_learn(w, frame_head_length(&w->rt->layout));
   resolve_frames(w, n, s);
   for (unsigned i = 0, j = s->nframes ? s->nframes - 1 : 0; i < j; i++, j--) {
     struct sample_frame t = s->frames[i];

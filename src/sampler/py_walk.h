@@ -18,6 +18,10 @@
 /* Extra reads of a thread whose chain changed while it was read. */
 #define PY_WALK_RETRIES 2
 
+/* -h: frames of one chain whose pages are learned, and the page size. */
+#define PY_WALK_HEAP_SEEN 256
+#define PY_WALK_HEAP_PAGE 4096u
+
 /* A Python frame found on the chain, before its code object is read. */
 struct py_frame_ref {
   uint64_t code;
@@ -41,6 +45,21 @@ struct py_walker {
    * chunk, where its frames live, taken with one read. */
   uint8_t *chunk;
   uint64_t chunk_lo, chunk_hi;
+  /* -h, for frame objects (3.8-3.10), which lie among the heap's other
+   * objects: the pages where the frames of the last chains lay are
+   * copied in one batched read before each chain, into `chunk` (at most
+   * heap_max bytes), so that a chain costs one system call and is read at
+   * one instant. The pages are learned from the chains read. */
+  size_t heap_max;
+  struct py_heap_run {
+    uint64_t lo, hi;   /* page-aligned */
+    size_t off;        /* where its copy starts in chunk */
+  } runs[REMOTE_IOV_MAX];
+  size_t nruns;        /* runs to copy (learned) */
+  size_t ncopied;      /* runs copied for the chain being read */
+  uint64_t seen[PY_WALK_HEAP_SEEN]; /* frames of the chain being read */
+  size_t nseen;
+  unsigned learned;    /* chains learned from, to forget old pages */
 };
 
 /* Largest data-stack chunk copied in one read; frames beyond are read one
@@ -55,6 +74,11 @@ typedef int (*py_sample_cb)(struct sample *s, void *ctx);
 int py_walker_init(struct py_walker *w, struct remote *r,
                    const struct py_runtime *rt);
 void py_walker_free(struct py_walker *w);
+
+/* Allow frame-object snapshots of up to `bytes` (-h; 0 turns them off).
+ * Without effect from 3.11, whose frames are copied from the data stack
+ * anyway. 0 on success, -1 when out of memory. */
+int py_walker_set_heap(struct py_walker *w, size_t bytes);
 
 /* True when the runtime has at least one interpreter with a thread. */
 bool py_walker_ready(struct py_walker *w);

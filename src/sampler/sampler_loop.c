@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "emit.h"
+#include "proc_set.h"
 #include "proc_stat.h"
 #include "sampler_loop.h"
 
@@ -31,7 +32,9 @@ void sampler_install_signals(void) {
 
 struct round {
   struct emitter *e;
-  struct sample_policy policy;
+  const struct options *o;
+  struct sampled_proc *p; /* the process being walked */
+  bool mem_taken;     /* this round's delta of p went to a thread already */
   bool write_failed;
   struct sampling_stats *st;
 };
@@ -45,34 +48,47 @@ static int64_t resident_bytes(pid_t pid) {
   return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }
 
+/* The memory delta goes, once per round, to a thread that is running:
+ * Austin gives it to the thread holding the GIL, and the one running is
+ * the one that can hold it. A round where none runs takes no delta: the
+ * change is reported, whole, with the next running thread. */
+static void take_memory_delta(struct round *rd, struct sample *s) {
+  s->mem_delta = 0;
+  if (rd->mem_taken || s->idle) return;
+  int64_t rss = resident_bytes(rd->p->pid);
+  if (rss < 0) return;
+  rd->mem_taken = true;
+  s->mem_delta = rss - rd->p->last_rss;
+  rd->p->last_rss = rss;
+}
+
+bool sample_policy_wanted(const struct options *o, const struct sample *s) {
+  /* Full mode keeps idle samples: they carry the idle flag. */
+  if (o->sleepless && s->idle && !o->full) return false;
+  /* Memory mode reports only the samples that saw memory change. */
+  if (o->memory && !o->full && s->mem_delta == 0) return false;
+  return true;
+}
+
+/* austinp's: one process, the same rule for the memory delta. */
 void sample_policy_init(struct sample_policy *p, const struct options *o, pid_t pid) {
   *p = (struct sample_policy){o, pid, resident_bytes(pid), false};
 }
 
 void sample_policy_round(struct sample_policy *p) { p->mem_taken = false; }
 
-/* The memory delta goes, once per round, to a thread that is running:
- * Austin gives it to the thread holding the GIL, and the one running is
- * the one that can hold it. A round where none runs takes no delta: the
- * change is reported, whole, with the next running thread. */
-static void take_memory_delta(struct sample_policy *p, struct sample *s) {
-  s->mem_delta = 0;
-  if (p->mem_taken || s->idle) return;
-  int64_t rss = resident_bytes(p->pid);
-  if (rss < 0) return;
-  p->mem_taken = true;
-  s->mem_delta = rss - p->last_rss;
-  p->last_rss = rss;
-}
-
 bool sample_policy_keep(struct sample_policy *p, struct sample *s) {
   const struct options *o = p->o;
-  if (o->memory || o->full) take_memory_delta(p, s);
-  /* Full mode keeps idle samples: they carry the idle flag. */
-  if (o->sleepless && s->idle && !o->full) return false;
-  /* Memory mode reports only the samples that saw memory change. */
-  if (o->memory && !o->full && s->mem_delta == 0) return false;
-  return true;
+  s->mem_delta = 0;
+  if ((o->memory || o->full) && !p->mem_taken && !s->idle) {
+    int64_t rss = resident_bytes(p->pid);
+    if (rss >= 0) {
+      p->mem_taken = true;
+      s->mem_delta = rss - p->last_rss;
+      p->last_rss = rss;
+    }
+  }
+  return sample_policy_wanted(o, s);
 }
 
 void sample_policy_walker(const struct options *o, struct py_walker *w) {
@@ -82,9 +98,12 @@ void sample_policy_walker(const struct options *o, struct py_walker *w) {
 
 static int on_sample(struct sample *s, void *ctx) {
   struct round *rd = ctx;
+  const struct options *o = rd->o;
+  if (rd->p->child && !proc_set_own_thread(rd->p, s->tid)) return 0;
   rd->st->samples++;
   if (s->invalid) rd->st->invalid++;
-  if (!sample_policy_keep(&rd->policy, s)) return 0;
+  if (o->memory || o->full) take_memory_delta(rd, s);
+  if (!sample_policy_wanted(o, s)) return 0;
   /* A thread with no Python frame (not started, or finishing) has nothing
    * to attribute its time to. */
   if (s->nframes == 0 && !s->invalid) return 0;
@@ -123,12 +142,51 @@ uint64_t sampler_next_round(uint64_t next, uint64_t done, uint64_t interval) {
   return next;
 }
 
-enum loop_end sampler_run(struct py_walker *w, struct target *t,
-                          const struct options *o, struct emitter *e,
-                          struct sampling_stats *st) {
+/* Walk one process. Returns true when its walk failed (the runtime could
+ * not be read). */
+static bool walk_process(struct round *rd, struct sampled_proc *p, struct sample *scratch) {
+  rd->p = p;
+  rd->mem_taken = false;
+  if ((rd->o->memory || rd->o->full) && !p->rss_known) {
+    /* The first reading is the baseline: no delta before it. */
+    p->last_rss = resident_bytes(p->pid);
+    p->rss_known = p->last_rss >= 0;
+  }
+  return py_walk_all(&p->w, scratch, on_sample, rd) < 0;
+}
+
+/* One round over every sampled process. With -C, a child whose walk
+ * failed is dropped or looked for again (proc_set_lost); the target's own
+ * failure is judged by the caller, from its liveness. */
+static void walk_round(struct proc_set *ps, struct round *rd, struct sample *scratch,
+                       uint64_t now) {
+  for (size_t i = 0; i < ps->n && !rd->write_failed;) {
+    struct sampled_proc *p = ps->procs[i];
+    if (walk_process(rd, p, scratch) && !rd->write_failed && p->child) {
+      proc_set_lost(ps, i, now);
+      continue;
+    }
+    i++;
+  }
+}
+
+/* Is the run over? Without -C it ends with the target; with -C, once the
+ * target has exited and no descendant is sampled any more. */
+static bool run_over(struct proc_set *ps) {
+  if (target_alive(ps->root)) return false;
+  if (!ps->children) return true;
+  for (size_t i = 0; i < ps->n; i++)
+    if (!ps->procs[i]->child) {
+      proc_set_lost(ps, i, 0);
+      break;
+    }
+  return ps->n == 0;
+}
+
+enum loop_end sampler_run(struct proc_set *ps, const struct options *o,
+                          struct emitter *e, struct sampling_stats *st) {
   static struct sample scratch; /* large: keep it off the stack */
-  struct round rd = {.e = e, .st = st};
-  sample_policy_init(&rd.policy, o, t->pid);
+  struct round rd = {e, o, NULL, false, false, st};
   enum loop_end end;
 
   /* The default timer slack (50 us) would stretch every sleep at short
@@ -137,7 +195,12 @@ enum loop_end sampler_run(struct py_walker *w, struct target *t,
 
   sampler_stats_start(st);
   uint64_t last = st->start_us - o->interval_us, next = st->start_us;
-  sample_policy_walker(o, w);
+  ps->want_idle = o->sleepless || o->full || o->memory;
+  ps->want_gc = o->gc;
+  for (size_t i = 0; i < ps->n; i++) {
+    ps->procs[i]->w.want_idle = ps->want_idle;
+    ps->procs[i]->w.want_gc = ps->want_gc;
+  }
 
   for (;;) {
     if (sampler_stop_requested) {
@@ -151,20 +214,16 @@ enum loop_end sampler_run(struct py_walker *w, struct target *t,
     }
     scratch.metric = now - last;
     last = now;
-    sample_policy_round(&rd.policy);
+    proc_set_refresh(ps, now);
 
-    int n = py_walk_all(w, &scratch, on_sample, &rd);
+    walk_round(ps, &rd, &scratch, now);
     if (rd.write_failed) {
       end = END_OUTPUT;
       break;
     }
-    if (n < 0 && !target_alive(t)) {
-      end = END_TARGET_EXITED;
-      break;
-    }
     uint64_t done = clock_us();
     sampler_stats_round(st, done - now, o->interval_us);
-    if (!target_alive(t)) {
+    if (run_over(ps)) {
       end = END_TARGET_EXITED;
       break;
     }

@@ -40,8 +40,12 @@ uint64_t sampler_next_round(uint64_t next, uint64_t done, uint64_t interval);
 /* Why the loop ended. */
 enum loop_end { END_TARGET_EXITED, END_EXPOSURE, END_SIGNAL, END_OUTPUT, END_UNREADABLE };
 
-/* What each sample carries beyond its frames, and which samples a run
- * writes, as the options ask (-s, -m, -f): shared by both samplers. */
+/* Which samples a run writes, as the options ask (-s, -m, -f): the rule
+ * of both samplers. */
+bool sample_policy_wanted(const struct options *o, const struct sample *s);
+
+/* austinp's single process: the memory delta (-m, -f) taken once per
+ * round by a running thread, then sample_policy_wanted. */
 struct sample_policy {
   const struct options *o;
   pid_t pid;
@@ -56,11 +60,13 @@ bool sample_policy_keep(struct sample_policy *p, struct sample *s);
 /* What the walker must read for these options (idle state, GC state). */
 void sample_policy_walker(const struct options *o, struct py_walker *w);
 
-struct emitter; /* emit.h */
+struct emitter;   /* emit.h */
+struct proc_set;  /* proc_set.h */
 
-/* Sample until the target ends, the exposure expires or a signal comes. */
-enum loop_end sampler_run(struct py_walker *w, struct target *t,
-                          const struct options *o, struct emitter *e,
-                          struct sampling_stats *st);
+/* Sample the processes of ps until the target ends (with -C: until it and
+ * every sampled descendant have ended), the exposure expires or a signal
+ * comes. */
+enum loop_end sampler_run(struct proc_set *ps, const struct options *o,
+                          struct emitter *e, struct sampling_stats *st);
 
 #endif

@@ -63,12 +63,30 @@ static void austinp_takes_kernel(void **state) {
   assert_int_equal(o.interval_us, 10000);
 }
 
+static void children_and_heap(void **state) {
+  (void)state;
+  char *argv[] = {"austin", "-C", "-h", "2", "python3", "-h", NULL};
+  struct options o;
+  assert_int_equal(cli_parse(6, argv, 100, &o), E_OK);
+  assert_true(o.children);
+  assert_int_equal(o.heap_bytes, 2u << 20);
+  /* The command's own "-h" stays the command's. */
+  assert_string_equal(o.command[0], "python3");
+  assert_string_equal(o.command[1], "-h");
+
+  char *plain[] = {"austin", "-p", "1", NULL};
+  assert_int_equal(cli_parse(3, plain, 100, &o), E_OK);
+  assert_false(o.children);
+  assert_int_equal(o.heap_bytes, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(interval_units),
       cmocka_unit_test(timeout_units),
       cmocka_unit_test(rejects_garbage),
       cmocka_unit_test(austinp_takes_kernel),
+      cmocka_unit_test(children_and_heap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

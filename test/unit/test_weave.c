@@ -10,7 +10,7 @@
 
 #define N(sym) {0x1000, sym, 0, false}
 #define E(sym) {0x2000, sym, 0, true}
-#define P(name, entry) {.filename = "t.py", .name = name, .line = 1, .end_line = 1, .column = -1, .end_column = -1, .entry = entry}
+#define P(fn, is_entry) {.filename = "t.py", .name = fn, .line = 1, .end_line = 1, .column = -1, .end_column = -1, .entry = is_entry}
 
 static void eval_symbols(void **state) {
   (void)state;
