@@ -192,7 +192,10 @@ def test_sleepless(austin_bin, interp, procs, tmp_path):
     cpu = parse_profile(res.stdout)
     check_busy_profile(cpu, interp, ids, path, 1000, mode="cpu")
     share = len(cpu.of(sleeper)) / len(cpu.samples)
-    assert share < 0.05, "-s: sleeping thread in %.1f%% of %d sample lines:\n%s" % (
+    # After each 0.1 s sleep the thread is runnable (state R, so not idle)
+    # until a CPU takes it: on a loaded 2-core machine that was 5-6% of the
+    # samples, against 25% and more without -s.
+    assert share < 0.15, "-s: sleeping thread in %.1f%% of %d sample lines:\n%s" % (
         100 * share, len(cpu.samples), cpu.describe(sleeper))
     assert_running_untraced(proc)
 
