@@ -534,19 +534,16 @@ void unwinder_free(struct unwinder *u) {
   free(u);
 }
 
-int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
-                    uint64_t *pcs, int max, bool *complete) {
-  bool done = false;
+/* Unwind from the registers regs over the snapshot s. */
+static int unwind_from(struct unwinder *u, const struct native_snapshot *s,
+                       const struct user_regs_struct *regs, uint64_t *pcs, int max,
+                       bool *done) {
   int n = 0;
-  if (complete != NULL) *complete = false;
-  if (u == NULL || s == NULL || pcs == NULL || max <= 0) return 0;
-  struct uctx c = {.u = u, .s = s, .regs = s->regs};
+  *done = false;
+  struct uctx c = {.u = u, .s = s, .regs = *regs};
   unw_cursor_t cur;
-  if (map_find(u, s->regs.rip) == NULL && s->regs.rip >= 4096 &&
-      now_ns() - u->last_refresh_ns >= LEAF_REFRESH_MIN_NS)
-    maps_refresh(u);
   if (unw_init_remote(&cur, u->as, &c) < 0) {
-    pcs[n++] = s->regs.rip;
+    pcs[n++] = regs->rip;
     return n;
   }
   for (;;) {
@@ -559,11 +556,58 @@ int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
       /* The outermost frame (CFI marks the return address undefined):
        * only believable when that frame is code of a mapped file. */
       struct umap *m = map_find(u, ip);
-      done = m != NULL && m->exec && m->file != NULL;
+      *done = m != NULL && m->exec && m->file != NULL;
       break;
     }
     if (r < 0) break;
   }
+  return n;
+}
+
+/* Does any FDE of its file cover pc? */
+static bool has_fde(struct unwinder *u, uint64_t pc) {
+  struct umap *m = map_find(u, pc);
+  if (!map_usable(m) || !m->file->has_table) return false;
+  struct ufile *f = m->file;
+  const struct eh_section hdr = {f->blobs[0].data, f->blobs[0].addr, f->blobs[0].size};
+  const struct eh_section eh = {f->blobs[1].data, f->blobs[1].addr, f->blobs[1].size};
+  uint64_t link = pc - m->bias, fde, start, end;
+  return eh_frame_hdr_find(&hdr, f->table_addr, f->fde_count, link, &fde) == 0 &&
+         eh_frame_fde_range(&eh, fde, &start, &end) == 0 && link >= start && link < end;
+}
+
+/* The interrupted instruction lies where no unwind information reaches: an
+ * assembly stub that made no frame. The one that matters is the C
+ * library's clone3, which ends its FDE before the system call (for the new
+ * thread's sake), so that a thread caught starting another one could not
+ * be unwound. Such a stub has pushed nothing: its return address is on
+ * top of the stack. Believed only if it points into mapped code. */
+static bool frameless_leaf(struct unwinder *u, const struct native_snapshot *s,
+                           struct user_regs_struct *caller) {
+  uint64_t sp = s->regs.rsp, ret;
+  if (has_fde(u, s->regs.rip) || sp < s->stack_addr || sp - s->stack_addr + 8 > s->stack_len)
+    return false;
+  memcpy(&ret, s->stack + (sp - s->stack_addr), 8);
+  struct umap *m = map_find(u, ret);
+  if (m == NULL || !m->exec || m->file == NULL) return false;
+  *caller = s->regs;
+  caller->rip = ret;
+  caller->rsp = sp + 8;
+  return true;
+}
+
+int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
+                    uint64_t *pcs, int max, bool *complete) {
+  bool done = false;
+  if (complete != NULL) *complete = false;
+  if (u == NULL || s == NULL || pcs == NULL || max <= 0) return 0;
+  if (map_find(u, s->regs.rip) == NULL && s->regs.rip >= 4096 &&
+      now_ns() - u->last_refresh_ns >= LEAF_REFRESH_MIN_NS)
+    maps_refresh(u);
+  int n = unwind_from(u, s, &s->regs, pcs, max, &done);
+  struct user_regs_struct caller;
+  if (n == 1 && max > 1 && frameless_leaf(u, s, &caller))
+    n = 1 + unwind_from(u, s, &caller, pcs + 1, max - 1, &done);
   if (complete != NULL) *complete = done;
   return n;
 }

@@ -513,6 +513,16 @@ static int list_fn(struct py_walker *w, int64_t iid, bool gc, uint64_t thread,
   struct list_ctx *c = ctx;
   uint64_t tid = native_tid(w, tstate);
   if (tid == 0) return 0;
+  /* A thread state made for a thread that has not run yet carries its
+   * creator's thread id until the new thread claims it (3.8-3.10 set it
+   * to the creating thread's). Lists put new states first: of two states
+   * of one interpreter naming one thread, the later one seen, the older,
+   * is that thread's own. */
+  for (int i = 0; i < c->n; i++)
+    if (c->out[i].tid == tid && c->out[i].iid == iid) {
+      c->out[i].tstate = thread;
+      return 0;
+    }
   c->out[c->n++] = (struct py_thread_ref){thread, iid, tid};
   return c->n == c->max;
 }

@@ -244,3 +244,23 @@ def test_closed_output_and_sighup_leave_target_running(austinp_bin, any_interp, 
     ok, detail = untraced_and_running(proc.pid)
     assert ok, "after SIGHUP: %r" % (detail,)
     assert proc.poll() is None
+
+
+def test_thread_churn_samples_stay_woven(austinp_bin, interp, tmp_path):
+    """Threads created all the time: the main thread's samples stay woven
+    (a new thread's state, which on 3.8-3.10 names its creator until it
+    runs, is not taken for the creator's)."""
+    host_ids, target_ids = interp.side_file(tmp_path)
+    out = tmp_path / "out.austin"
+    res = run([austinp_bin, "-i", "2ms", "-x", 2, "-o", out]
+              + interp.command("target_churn.py", 3, target_ids))
+    assert res.returncode == 0, res.stderr
+    ids = wait_ids(host_ids, None, timeout=5)
+    _, samples = main_samples(out.read_text(), ids)
+    line = marks("target_churn.py")["churn_call"]
+    in_churn = [(f, inv) for _, _, f, inv in samples
+                if any(not x.native and x.name == "main" and x.line == line for x in f) or inv]
+    assert len(in_churn) >= 100, "only %d main-thread samples in the loop" % len(in_churn)
+    bad = [f for f, inv in in_churn if inv]
+    assert len(bad) <= 0.02 * len(in_churn), "%d of %d main-thread samples invalid; e.g. %r" % (
+        len(bad), len(in_churn), bad[0][-8:] if bad else None)
