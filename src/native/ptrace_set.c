@@ -235,8 +235,7 @@ static bool zombie_or_gone(pid_t pid, pid_t tid) {
 static long tracer_of(pid_t pid, pid_t tid) {
   char buf[2048];
   if (proc_task_read(pid, tid, "status", buf, sizeof buf) < 0) return -1;
-  char *p = strstr(buf, "TracerPid:");
-  return p ? strtol(p + 10, NULL, 10) : -1;
+  return proc_status_number(buf, "TracerPid");
 }
 
 /* --- the interface ------------------------------------------------------- */

@@ -1,4 +1,6 @@
 #include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "proc_stat.h"
@@ -38,23 +40,47 @@ ssize_t proc_task_read(pid_t pid, pid_t tid, const char *leaf, char *buf,
   return n;
 }
 
-int proc_stat_state(pid_t pid, pid_t tid, char *state, pid_t *ppid) {
-  char buf[512];
-  if (proc_task_read(pid, tid, "stat", buf, sizeof buf) < 0) return -1;
+/* A decimal number of at most 18 digits at p (pids, tids), -1 if none. */
+static long bounded_decimal(const char *p) {
+  long v = 0;
+  int n = 0;
+  while (*p >= '0' && *p <= '9' && n < 18) v = v * 10 + (*p++ - '0'), n++;
+  return n == 0 || (*p >= '0' && *p <= '9') ? -1 : v;
+}
 
+int proc_stat_parse(const char *text, char *state, pid_t *ppid) {
   /* "pid (comm) S ppid ...": the command name may hold spaces and
    * parentheses, so the state follows the last ')'. */
-  char *close_paren = NULL;
-  for (char *q = buf; *q; q++)
+  const char *close_paren = NULL;
+  for (const char *q = text; *q; q++)
     if (*q == ')') close_paren = q;
   if (close_paren == NULL || close_paren[1] != ' ' || close_paren[2] == '\0') return -1;
   *state = close_paren[2];
   if (ppid != NULL) {
-    long v = 0;
     const char *q = close_paren + 3;
     while (*q == ' ') q++;
-    while (*q >= '0' && *q <= '9') v = v * 10 + (*q++ - '0');
-    *ppid = (pid_t)v;
+    long v = bounded_decimal(q);
+    *ppid = v >= 0 && v <= INT32_MAX ? (pid_t)v : 0;
   }
   return 0;
+}
+
+int proc_stat_state(pid_t pid, pid_t tid, char *state, pid_t *ppid) {
+  char buf[512];
+  if (proc_task_read(pid, tid, "stat", buf, sizeof buf) < 0) return -1;
+  return proc_stat_parse(buf, state, ppid);
+}
+
+long proc_status_number(const char *text, const char *key) {
+  size_t klen = strlen(key);
+  for (const char *line = text; line != NULL && *line; ) {
+    if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+      const char *p = line + klen + 1;
+      while (*p == ' ' || *p == '\t') p++;
+      return bounded_decimal(p);
+    }
+    line = strchr(line, '\n');
+    if (line != NULL) line++;
+  }
+  return -1;
 }

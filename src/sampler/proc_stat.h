@@ -24,4 +24,13 @@ ssize_t proc_task_read(pid_t pid, pid_t tid, const char *leaf, char *buf,
  * -1 when the process or thread is gone or unreadable. */
 int proc_stat_state(pid_t pid, pid_t tid, char *state, pid_t *ppid);
 
+/* The same from the text of a stat file (NUL-ended). Pure. */
+int proc_stat_parse(const char *text, char *state, pid_t *ppid);
+
+/* The number after "key:" in the text of a status file (NUL-ended), -1
+ * when absent or not a number. The key must start a line: the Name line
+ * holds whatever name the thread gave itself, which may spell a key.
+ * Pure. */
+long proc_status_number(const char *text, const char *key);
+
 #endif

@@ -64,8 +64,10 @@ char *py_str_read(struct remote *r, const struct py_layout *l, uint64_t addr) {
     if (kind == 1) c = raw[i];
     else if (kind == 2) c = (uint32_t)raw[2 * i] | (uint32_t)raw[2 * i + 1] << 8;
     else memcpy(&c, raw + 4 * i, 4);
-    /* A NUL inside a name would cut our output short. */
-    if (c == 0) c = 0xfffd;
+    /* A NUL would cut our output short, and a newline or other control
+     * character (a name is any string the target chose) would split or
+     * forge its lines. */
+    if (c < 0x20 || c == 0x7f) c = 0xfffd;
     n += utf8_put(c, out + n);
   }
   out[n] = '\0';
