@@ -103,8 +103,7 @@ void mojo_writer_init(struct mojo_writer *w, mojo_write_fn write, void *sink) {
   memset(w, 0, sizeof *w);
   w->write = write;
   w->sink = sink;
-  mojo_writer_forget_all(w);
-  w->generation = 0;
+  mojo_writer_forget_all(w); /* generation 1: 0 is never one */
 }
 
 void mojo_writer_free(struct mojo_writer *w) {

@@ -69,7 +69,8 @@ struct mojo_writer {
   struct mojo_intern strings, frames;
   uint32_t next_string, next_frame;
   /* Incremented each time every definition is forgotten, so that a
-   * caller may cache keys along with the generation they belong to. */
+   * caller may cache keys along with the generation they belong to
+   * (never 0). */
   uint32_t generation;
 };
 
