@@ -558,8 +558,9 @@ static void rout_sink(void *out, const void *p, size_t n) { rout_write(out, p, n
 /* "MOJ" (seen by mojo_detect) and the version, 3. */
 static bool header(struct mojo *m) {
   uint64_t version;
-  m->ev_name = "header";
   rin_skip(m->in, 3);
+  m->ev_offset = m->in->offset;
+  m->ev_name = NULL;
   if (!read_uint(m, &version, "version")) return false;
   if (version != MOJO_VERSION)
     return bad(m, "MOJO version %" PRIu64 ", not %d", version, MOJO_VERSION);
