@@ -564,11 +564,11 @@ def test_resolve_other_inputs(resolve_bin, tmp_path):
     res = resolve(["/bin/true"])
     assert_one_line_error(res, MALFORMED)
     assert "not an Austin profile" in res.stderr
-    mojo = tmp_path / "p.mojo"
-    mojo.write_bytes(b"MOJ\x00\x03\x07\x00")
-    res = resolve([mojo])
+    bad_version = tmp_path / "p.mojo"
+    bad_version.write_bytes(b"MOJ\x00\x03\x07\x00")
+    res = resolve([bad_version])
     assert_one_line_error(res, MALFORMED)
-    assert "MOJO" in res.stderr
+    assert "p.mojo: offset 3: MOJO version 0, not 3" in res.stderr
     res = resolve(["a", "b"])
     assert_one_line_error(res, 64)
 
