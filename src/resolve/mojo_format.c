@@ -427,7 +427,10 @@ static void resolved_frame(void *arg, const struct resolver_frame *f) {
 }
 
 static bool resolve_native(struct mojo *m, const struct mframe *f, bool leaf) {
+  /* Found when referred to, and no mapping comes within a sample: this
+   * is only a guard. */
   const struct session_map *map = session_find(m->s, f->pc);
+  if (map == NULL) return bad(m, "native frame in no map");
   const char *sym = mframe_name(f);
   size_t symlen = f->name_len;
   if (symlen == 0 || (symlen == 2 && memcmp(sym, "??", 2) == 0)) sym = NULL;
