@@ -2,8 +2,8 @@
  * and `# map:` lines) to source file:function:line, offline.
  *
  * The input format is recognised from its first bytes; each format is
- * one reader/writer (text_format.c; a MOJO one goes beside it) over the
- * same session: mappings, resolver, counts. */
+ * one reader/writer (text_format.c, mojo_format.c) over the same
+ * session: mappings, resolver, counts. */
 #define _GNU_SOURCE
 #include <argp.h>
 #include <errno.h>
@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "errors.h"
+#include "mojo_format.h"
 #include "resolver.h"
 #include "rio.h"
 #include "session.h"
@@ -29,12 +30,8 @@ struct format {
 
 static const struct format formats[] = {
     {"text", text_detect, text_resolve},
+    {"MOJO", mojo_detect, mojo_resolve},
 };
-
-/* MOJO (austinp -b) starts with these bytes; its reader is not here yet. */
-static bool mojo_detect(const char *head, size_t n) {
-  return n >= 3 && memcmp(head, "MOJ", 3) == 0;
-}
 
 #define DEBUG_DIRS_MAX 4
 
@@ -116,9 +113,6 @@ static const struct format *detect(struct rin *in, enum error_kind *kind) {
   if (in->error) {
     *kind = E_INPUT;
     error_report(E_INPUT, "cannot read %s: %s", in->name, strerror(in->error));
-  } else if (mojo_detect(head, n)) {
-    *kind = E_MALFORMED_INPUT;
-    error_report(E_MALFORMED_INPUT, "%s: MOJO input (austinp -b) is not supported yet", in->name);
   } else {
     *kind = E_MALFORMED_INPUT;
     error_report(E_MALFORMED_INPUT, "%s: %s: not an Austin profile (neither text starting with "

@@ -74,22 +74,21 @@ size_t rin_peek(struct rin *in, size_t n, const char **p) {
   return in->end - in->start < n ? in->end - in->start : n;
 }
 
-enum rin_status rin_line(struct rin *in, char **line, size_t *len, bool *newline) {
+enum rin_status rin_until(struct rin *in, char delim, char **text, size_t *len, bool *found) {
   size_t scanned = 0;
   for (;;) {
     char *b = in->buf + in->start;
     size_t avail = in->end - in->start;
-    char *nl = memchr(b + scanned, '\n', avail - scanned);
-    if (nl != NULL || (in->eof && avail > 0)) {
-      size_t n = nl != NULL ? (size_t)(nl - b) : avail;
+    char *d = memchr(b + scanned, delim, avail - scanned);
+    if (d != NULL || (in->eof && avail > 0)) {
+      size_t n = d != NULL ? (size_t)(d - b) : avail;
       if (n > RIN_LINE_MAX) return RIN_TOO_LONG;
-      *line = b;
+      *text = b;
       *len = n;
-      *newline = nl != NULL;
-      b[n] = '\0'; /* the '\n' or the spare byte that fill() leaves */
-      in->start += n + (nl != NULL);
-      in->offset += n + (nl != NULL);
-      in->lineno++;
+      *found = d != NULL;
+      b[n] = '\0'; /* the delimiter or the spare byte that fill() leaves */
+      in->start += n + (d != NULL);
+      in->offset += n + (d != NULL);
       return RIN_LINE;
     }
     if (in->eof) return in->error ? RIN_ERROR : RIN_END;
@@ -99,6 +98,12 @@ enum rin_status rin_line(struct rin *in, char **line, size_t *len, bool *newline
     if (rc == -2) return RIN_TOO_LONG;
     if (rc == -1 && in->error) return RIN_ERROR;
   }
+}
+
+enum rin_status rin_line(struct rin *in, char **line, size_t *len, bool *newline) {
+  enum rin_status st = rin_until(in, '\n', line, len, newline);
+  if (st == RIN_LINE) in->lineno++;
+  return st;
 }
 
 int rout_open(struct rout *out, const char *path) {

@@ -1,5 +1,5 @@
 /* Buffered input and output for austinp-resolve, shared by the readers
- * and writers of each profile format (text here; MOJO later).
+ * and writers of each profile format (text and MOJO).
  *
  * The input is read in large blocks; a line (or a run of bytes) is handed
  * out as a pointer into the buffer, valid until the next read. Memory is
@@ -38,6 +38,18 @@ enum rin_status { RIN_LINE, RIN_END, RIN_ERROR, RIN_TOO_LONG };
 /* The next line, without its '\n'; *newline tells whether it had one
  * (false only for a last line cut short). */
 enum rin_status rin_line(struct rin *in, char **line, size_t *len, bool *newline);
+
+/* The same for any delimiter (MOJO's strings end with NUL), without
+ * counting lines: the bytes before the next delim, consumed with it, and
+ * NUL-terminated in the buffer; *found is false only at the end of the
+ * input. At most RIN_LINE_MAX bytes. */
+enum rin_status rin_until(struct rin *in, char delim, char **text, size_t *len, bool *found);
+
+/* Consume n bytes that rin_peek has shown. */
+static inline void rin_skip(struct rin *in, size_t n) {
+  in->start += n;
+  in->offset += n;
+}
 
 struct rout {
   int fd;

@@ -69,6 +69,47 @@ enum session_map_status session_add_map(struct session *s, uint64_t lo, uint64_t
   return SESSION_MAP_OK;
 }
 
+const char *session_parse_hex(const char *p, const char *end, uint64_t *v) {
+  uint64_t x = 0;
+  const char *start = p;
+  for (; p < end; p++) {
+    int d;
+    if (*p >= '0' && *p <= '9') d = *p - '0';
+    else if (*p >= 'a' && *p <= 'f') d = *p - 'a' + 10;
+    else if (*p >= 'A' && *p <= 'F') d = *p - 'A' + 10;
+    else break;
+    x = x << 4 | (uint64_t)d;
+  }
+  if (p == start || p - start > 16) return NULL;
+  *v = x;
+  return p;
+}
+
+enum session_map_status session_add_map_spec(struct session *s, const char *spec,
+                                             const char *end) {
+  uint64_t lo, hi;
+  const char *q = session_parse_hex(spec, end, &lo);
+  if (q == NULL || q == end || *q != '-') return SESSION_MAP_BAD_START;
+  q = session_parse_hex(q + 1, end, &hi);
+  if (q == NULL || q == end || *q != ' ') return SESSION_MAP_BAD_END;
+  if (q + 1 >= end || q[1] != '/') return SESSION_MAP_NO_PATH;
+  if (lo >= hi) return SESSION_MAP_EMPTY;
+  return session_add_map(s, lo, hi, q + 1);
+}
+
+const char *session_map_error(enum session_map_status st) {
+  switch (st) {
+  case SESSION_MAP_OK: return "no error in";
+  case SESSION_MAP_NOMEM: return "out of memory at";
+  case SESSION_MAP_TOO_MANY: return "too many mappings or files at";
+  case SESSION_MAP_BAD_START: return "bad hexadecimal start in";
+  case SESSION_MAP_BAD_END: return "bad hexadecimal end in";
+  case SESSION_MAP_NO_PATH: return "no absolute path in";
+  case SESSION_MAP_EMPTY: return "empty mapping (start not below end) in";
+  }
+  return "bad mapping";
+}
+
 const struct session_map *session_find(struct session *s, uint64_t pc) {
   /* Consecutive frames are often in one file: try the last one first. */
   if (s->hint < s->nmaps && pc >= s->maps[s->hint].lo && pc < s->maps[s->hint].hi)

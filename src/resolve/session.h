@@ -38,12 +38,37 @@ struct session {
 int session_init(struct session *s, struct resolver *r);
 void session_free(struct session *s);
 
-enum session_map_status { SESSION_MAP_OK, SESSION_MAP_NOMEM, SESSION_MAP_TOO_MANY };
+enum session_map_status {
+  SESSION_MAP_OK,
+  SESSION_MAP_NOMEM,
+  SESSION_MAP_TOO_MANY,
+  /* session_add_map_spec only: */
+  SESSION_MAP_BAD_START,
+  SESSION_MAP_BAD_END,
+  SESSION_MAP_NO_PATH,
+  SESSION_MAP_EMPTY,
+};
 
 /* A mapping [lo, hi) of path: it replaces the mappings it overlaps (a
  * module unloaded and another loaded in its place). */
 enum session_map_status session_add_map(struct session *s, uint64_t lo, uint64_t hi,
                                         const char *path);
+
+/* A mapping as austinp announces it, "LO-HI /path" (hexadecimal; the
+ * text after "# map: ", or the value of a MOJO "map" metadata entry),
+ * NUL-terminated at end. */
+enum session_map_status session_add_map_spec(struct session *s, const char *spec,
+                                             const char *end);
+/* What is wrong, for a message ("bad hexadecimal start in"), to be
+ * followed by the spec or line. */
+const char *session_map_error(enum session_map_status st);
+
+/* Hexadecimal digits (1 to 16) from p, up to the first other character
+ * or end: the end of the digits, NULL when there are none or too many. */
+const char *session_parse_hex(const char *p, const char *end, uint64_t *v);
+
+/* The prefix of a native frame's file (austinp): native@0x<pc>. */
+#define SESSION_NATIVE "native@0x"
 
 /* The mapping that holds pc, or NULL. */
 const struct session_map *session_find(struct session *s, uint64_t pc);

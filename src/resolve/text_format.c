@@ -7,7 +7,7 @@
 
 #define HEAD "# austin: "
 #define MAP "# map: "
-#define NATIVE "native@0x"
+#define NATIVE SESSION_NATIVE
 
 struct text {
   struct rin *in;
@@ -31,23 +31,6 @@ static enum error_kind bad(struct text *t, const char *what, const char *text, s
   return E_MALFORMED_INPUT;
 }
 
-/* Hexadecimal digits (1 to 16) from p up to a stop character. */
-static const char *parse_hex(const char *p, const char *end, uint64_t *v) {
-  uint64_t x = 0;
-  const char *start = p;
-  for (; p < end; p++) {
-    int d;
-    if (*p >= '0' && *p <= '9') d = *p - '0';
-    else if (*p >= 'a' && *p <= 'f') d = *p - 'a' + 10;
-    else if (*p >= 'A' && *p <= 'F') d = *p - 'A' + 10;
-    else break;
-    x = x << 4 | (uint64_t)d;
-  }
-  if (p == start || p - start > 16) return NULL;
-  *v = x;
-  return p;
-}
-
 static bool all_digits(const char *p, size_t n) {
   if (n == 0) return false;
   for (size_t i = 0; i < n; i++)
@@ -57,21 +40,11 @@ static bool all_digits(const char *p, size_t n) {
 
 /* "# map: lo-hi path": the mapping is recorded; the line passes. */
 static enum error_kind map_line(struct text *t, char *line, size_t len) {
-  const char *p = line + strlen(MAP), *end = line + len;
-  uint64_t lo, hi;
-  const char *q = parse_hex(p, end, &lo);
-  if (q == NULL || *q != '-') return bad(t, "bad hexadecimal start in", line, len);
-  q = parse_hex(q + 1, end, &hi);
-  if (q == NULL || *q != ' ') return bad(t, "bad hexadecimal end in", line, len);
-  if (q + 1 >= end || q[1] != '/') return bad(t, "no absolute path in", line, len);
-  if (lo >= hi) return bad(t, "empty mapping (start not below end) in", line, len);
-  switch (session_add_map(t->s, lo, hi, q + 1)) {
-  case SESSION_MAP_OK: return E_OK;
-  case SESSION_MAP_TOO_MANY: return bad(t, "too many mappings or files at", line, len);
-  default:
-    error_report(E_INTERNAL, "out of memory");
-    return E_INTERNAL;
-  }
+  enum session_map_status st = session_add_map_spec(t->s, line + strlen(MAP), line + len);
+  if (st == SESSION_MAP_OK) return E_OK;
+  if (st != SESSION_MAP_NOMEM) return bad(t, session_map_error(st), line, len);
+  error_report(E_INTERNAL, "out of memory");
+  return E_INTERNAL;
 }
 
 /* Names go between ';' and ':' separators: a ';' in one (Rust array
@@ -117,7 +90,7 @@ static bool is_native(const char *f, size_t len) {
 static enum error_kind native_frame(struct text *t, const char *f, size_t len, bool leaf) {
   const char *end = f + len;
   uint64_t pc;
-  const char *p = parse_hex(f + strlen(NATIVE), end, &pc);
+  const char *p = session_parse_hex(f + strlen(NATIVE), end, &pc);
   if (p == NULL || p >= end || *p != ':')
     return bad(t, "bad hexadecimal address in native frame", f, len);
   const char *last = memrchr(p, ':', end - p);

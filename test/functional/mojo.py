@@ -206,3 +206,42 @@ def decode(data):
         else:
             raise MojoError("unknown event %d at offset %d" % (ev, r.pos - 1))
     return MojoProfile(version, metadata, samples)
+
+
+# The fields of each event: i an integer, s a string.
+FIELDS = {METADATA: "ss", STACK: "iis", FRAME: "iiiiiii", INVALID: "", FRAME_REF: "i",
+          KERNEL: "s", GC: "", IDLE: "", TIME: "i", MEMORY: "i", STRING: "is",
+          STRING_REF: "i"}
+
+
+def events(data):
+    """[(offset, event, [fields])] of a stream, after its "MOJ" and version,
+    without checking references: for tests that take streams apart."""
+    r = _Reader(data)
+    r.pos = 3
+    r.int()
+    out = []
+    while r.pos < len(data):
+        start, ev = r.pos, r.byte()
+        if ev not in FIELDS:
+            raise MojoError("unknown event %d at offset %d" % (ev, start))
+        out.append((start, ev, [r.int() if f == "i" else r.string() for f in FIELDS[ev]]))
+    return out
+
+
+def encode_int(value):
+    """The bytes of an integer, as MOJO writes it."""
+    magnitude = -value if value < 0 else value
+    first = (magnitude & 0x3F) | (0x40 if value < 0 else 0)
+    magnitude >>= 6
+    out = bytearray([first | (0x80 if magnitude else 0)])
+    while magnitude:
+        b = magnitude & 0x7F
+        magnitude >>= 7
+        out.append(b | (0x80 if magnitude else 0))
+    return bytes(out)
+
+
+def encode_event(ev, fields):
+    return bytes([ev]) + b"".join(encode_int(f) if isinstance(f, int) else f.encode() + b"\0"
+                                  for f in fields)

@@ -15,7 +15,8 @@ import uuid
 
 import pytest
 
-from conftest import BUILDDIR, SRCDIR, assert_one_line_error
+import mojo
+from conftest import BUILDDIR, SRCDIR, assert_one_line_error, check_mojo_copy
 
 from conftest import AUSTINP  # noqa: E402
 RESOLVE = os.environ.get("AUSTINP_RESOLVE") or os.path.join(
@@ -270,11 +271,17 @@ def build_ext(interp, tmp_path, src_dir=None):
     return host_root + res.stdout.strip(), target_dir
 
 
-def profile(interp, tmp_path, ext_dir, seconds=2):
+def profile(interp, tmp_path, ext_dir, seconds=2, mojo_copy=None, binary=False):
+    """The path of a profile of the extension: text, or MOJO with binary;
+    mojo_copy: a path for the MOJO copy of the same (text) run."""
     host_ids, target_ids = interp.side_file(tmp_path)
-    out = tmp_path / ("p-%s.austin" % uuid.uuid4().hex[:8])
-    res = run([AUSTINP, "-x", seconds, "-o", out] +
-              interp.command(TARGET, seconds + 3, target_ids, ext_dir))
+    out = tmp_path / ("p-%s.%s" % (uuid.uuid4().hex[:8], "mojo" if binary else "austin"))
+    env = dict(os.environ)
+    env.pop("PYAUSTIN_MOJO_COPY", None)
+    if mojo_copy is not None:
+        env["PYAUSTIN_MOJO_COPY"] = str(mojo_copy)
+    res = run([AUSTINP, "-x", seconds, "-o", out] + (["-b"] if binary else []) +
+              interp.command(TARGET, seconds + 3, target_ids, ext_dir), env=env)
     assert res.returncode == 0, res.stderr
     if os.path.exists(host_ids):
         os.unlink(host_ids)
@@ -464,8 +471,9 @@ def test_resolve_separate_debug(resolve_bin, host_interp, tmp_path, layout):
 
 
 @pytest.fixture(scope="module")
-def small_profile(tmp_path_factory, request):
-    """A short real profile of the extension (one interpreter outside a chroot)."""
+def small_run(tmp_path_factory, request):
+    """A short real profile of the extension (one interpreter outside a
+    chroot): (text, the MOJO copy of the same run)."""
     from conftest import INTERPRETERS
     interp = next((INTERPRETERS[l] for l in ("pyenv-3.12", "debian-3.11", "pyenv-3.11",
                                              "pyenv-3.13") if l in INTERPRETERS), None)
@@ -473,7 +481,20 @@ def small_profile(tmp_path_factory, request):
         pytest.skip("no pyenv-3.11/3.12/3.13 or debian-3.11 interpreter")
     tmp = tmp_path_factory.mktemp("small")
     _, ext_dir = build_ext(interp, tmp)
-    return profile(interp, tmp, ext_dir, seconds=1).read_text()
+    copy = tmp / "small.mojo"
+    text = profile(interp, tmp, ext_dir, seconds=1, mojo_copy=copy).read_text()
+    check_mojo_copy(text, copy)
+    return text, copy.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def small_profile(small_run):
+    return small_run[0]
+
+
+@pytest.fixture(scope="module")
+def small_mojo(small_run):
+    return small_run[1]
 
 
 def first_line(lines, pred):
@@ -543,11 +564,11 @@ def test_resolve_other_inputs(resolve_bin, tmp_path):
     res = resolve(["/bin/true"])
     assert_one_line_error(res, MALFORMED)
     assert "not an Austin profile" in res.stderr
-    mojo = tmp_path / "p.mojo"
-    mojo.write_bytes(b"MOJ\x00\x03\x07\x00")
-    res = resolve([mojo])
+    bad_version = tmp_path / "p.mojo"
+    bad_version.write_bytes(b"MOJ\x00\x03\x07\x00")
+    res = resolve([bad_version])
     assert_one_line_error(res, MALFORMED)
-    assert "MOJO" in res.stderr
+    assert "p.mojo: offset 3: MOJO version 0, not 3" in res.stderr
     res = resolve(["a", "b"])
     assert_one_line_error(res, 64)
 
@@ -636,3 +657,284 @@ def test_resolve_kernel_frames_pass(resolve_bin, small_profile, tmp_path):
     assert res.returncode == 0, res.stderr
     check_against_addr2line(raw, res.stdout)
     assert res.stdout.count(";kernel:do_syscall_64:0;kernel:futex_wait:0 ") == added
+
+
+# --------------------------------------------------------------------------
+# MOJO (austinp -b)
+
+
+def mojo_text(data):
+    """A MOJO profile as Austin's text format, its metadata (# map: lines
+    included) where the stream has them between the samples."""
+    prof = mojo.decode(data)
+    lines, meta, samples = [], iter(prof.metadata), iter(prof.text_lines())
+    for _, ev, _ in mojo.events(data):
+        if ev == mojo.METADATA:
+            lines.append("# %s: %s" % next(meta))
+        elif ev == mojo.STACK:
+            lines.append(next(samples))
+    return "\n".join(lines) + "\n"
+
+
+def text_names(line):
+    """The text format's escapes of names (';' -> ',', line breaks -> spaces),
+    which MOJO, whose strings end with NUL, does without."""
+    head, _, rest = line.partition(";")
+    if not rest:
+        return line
+    frames, _, metric = rest.rpartition(" ")
+    frames = [f.replace("\n", " ").replace("\r", " ") for f in frames.split(";")]
+    return ";".join([head] + frames) + " " + metric
+
+
+def summary(stderr):
+    m = re.search(r"\d+ native frames: .*", stderr)
+    assert m, stderr
+    return m.group(0)
+
+
+def test_resolve_mojo_same_as_text(resolve_bin, interp, tmp_path):
+    """One austinp run, in text and in MOJO (its PYAUSTIN_MOJO_COPY), each
+    resolved: the resolved MOJO decodes to the same metadata and stacks as
+    the resolved text, with the same counts; Python frames keep their
+    columns (3.11+), which text has not."""
+    module, ext_dir = build_ext(interp, tmp_path)
+    try:
+        copy = tmp_path / "copy.mojo"
+        raw_path = profile(interp, tmp_path, ext_dir, mojo_copy=copy)
+        raw = raw_path.read_text()
+        check_mojo_copy(raw, copy)  # the two inputs carry the same samples
+        text = resolve([raw_path])
+        assert text.returncode == 0, text.stderr
+        out = tmp_path / "resolved.mojo"
+        res = resolve(["-o", out, copy])
+        assert res.returncode == 0, res.stderr
+        assert summary(res.stderr) == summary(text.stderr)
+        assert res.stderr == text.stderr.replace(str(raw_path), str(copy))
+
+        resolved = mojo.decode(out.read_bytes())
+        lines = text.stdout.split("\n")
+        meta = [tuple(l[2:].split(": ", 1)) for l in lines if l.startswith("# ")]
+        assert resolved.metadata == meta
+        expect = [l for l in lines if l.startswith("P")]
+        got = [text_names(l) for l in resolved.text_lines()]
+        assert len(got) == len(expect) and got == expect, next(
+            (e, g) for e, g in zip(expect, got) if e != g)
+        assert any(f.filename.endswith("pyaustin_ext.c") and f.line > 0
+                   for s in resolved.samples for f in s.frames), "nothing resolved"
+
+        def python_frames(prof):
+            return [[f for f in s.frames if f.filename.endswith(".py")] for s in prof.samples]
+        before = python_frames(mojo.decode(copy.read_bytes()))
+        after = python_frames(resolved)
+        assert [[repr(f) for f in s] for s in before] == [[repr(f) for f in s] for s in after]
+        if interp.version_info >= (3, 11):
+            assert any(f.column for s in after for f in s), "no column in Python frames"
+    finally:
+        if interp.root is not None:
+            shutil.rmtree(interp.root + ext_dir, ignore_errors=True)
+
+
+def test_resolve_mojo_binary_run(resolve_bin, host_interp, tmp_path):
+    """A real `austinp -b` profile: every native frame of the resolved MOJO
+    is what addr2line says, as for text; the output is MOJO."""
+    module, ext_dir = build_ext(host_interp, tmp_path)
+    raw_path = profile(host_interp, tmp_path, ext_dir, binary=True)
+    data = raw_path.read_bytes()
+    assert data[:3] == b"MOJ"
+    out = tmp_path / "resolved.mojo"
+    res = resolve([raw_path, "-o", out])
+    assert res.returncode == 0, res.stderr
+    raw = mojo_text(data)
+    with_line = check_against_addr2line(raw, mojo_text(out.read_bytes()))
+    assert with_line > 0, "no frame resolved to a source line"
+    m = re.search(r"(\d+) native frames", res.stderr)
+    assert m and int(m.group(1)) == len(native_frames(raw)), res.stderr
+    # Standard input and output too.
+    with open(raw_path, "rb") as f:
+        piped = subprocess.run([RESOLVE, "-q"], stdin=f, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=120)
+    assert piped.returncode == 0 and piped.stderr == b"", piped.stderr
+    assert piped.stdout == out.read_bytes()
+
+
+def replace_event(data, index, new):
+    """data with its index-th event (of mojo.events) replaced by the bytes new."""
+    evs = mojo.events(data)
+    start = evs[index][0]
+    end = evs[index + 1][0] if index + 1 < len(evs) else len(data)
+    return data[:start] + new + data[end:], start
+
+
+def find_event(data, pred):
+    """The index of the first event (offset, event, fields) for which pred holds."""
+    return next(i for i, e in enumerate(mojo.events(data)) if pred(e))
+
+
+def first_native_ref(data):
+    """(index, offset) of the first FRAME_REF to a native frame."""
+    strings, frames = {}, {}
+    for i, (off, ev, f) in enumerate(mojo.events(data)):
+        if ev == mojo.STRING:
+            strings[f[0]] = f[1]
+        elif ev == mojo.FRAME:
+            frames[f[0]] = strings.get(f[1], "")
+        elif ev == mojo.FRAME_REF and frames.get(f[0], "").startswith("native@0x"):
+            return i, off
+    raise AssertionError("no native frame in the profile")
+
+
+def bad_mojo_inputs(data):
+    """(name, damaged stream, what the message must say) for each case."""
+    evs = mojo.events(data)
+    frame = find_event(data, lambda e: e[1] == mojo.FRAME)
+    off = evs[frame][0]
+    yield "cut-short", data[:off + 3], "offset %d: FRAME event: truncated" % off
+    string = find_event(data, lambda e: e[1] == mojo.STRING)
+    off = evs[string][0]
+    yield "cut-in-string", data[:off + 4], "offset %d: STRING event: truncated" % off
+    ref = find_event(data, lambda e: e[1] == mojo.FRAME_REF)
+    off = evs[ref][0]
+    yield "bad-event", data[:off] + b"\x2a" + data[off + 1:], "offset %d: unknown event 42" % off
+    t, off = replace_event(data, ref, b"\x05" + b"\xff" * 10 + b"\x01")
+    yield "bad-varint", t, "offset %d: FRAME_REF event: integer longer than 10 bytes" % off
+    t, off = replace_event(data, ref, b"\x05" + b"\xff" * 9 + b"\x7f")
+    yield "varint-beyond-64-bits", t, "offset %d: FRAME_REF event: integer longer" % off
+    t, off = replace_event(data, ref, mojo.encode_event(mojo.FRAME_REF, [987654]))
+    yield "unknown-frame", t, "offset %d: FRAME_REF event: unknown frame reference 987654" % off
+    f = evs[frame][2]
+    t, off = replace_event(data, frame, mojo.encode_event(mojo.FRAME, [f[0], 876543] + f[2:]))
+    yield "unknown-string", t, "offset %d: FRAME event: unknown string reference 876543" % off
+    stack = find_event(data, lambda e: e[1] == mojo.STACK)
+    t, off = replace_event(data, stack + 1, mojo.encode_event(mojo.STRING_REF, [765432]) +
+                           data[evs[stack + 1][0]:evs[stack + 2][0]])
+    yield "unknown-string-ref", t, "offset %d: STRING_REF event: unknown string reference" % off
+    native = find_event(data, lambda e: e[1] == mojo.STRING and e[2][1].startswith("native@0x"))
+    s = evs[native][2]
+    t, _ = replace_event(data, native, mojo.encode_event(mojo.STRING, [s[0], "native@0xzz"]))
+    user = find_event(t, lambda e: e[1] == mojo.FRAME and s[0] in e[2][1:3])
+    yield "bad-native-hex", t, "offset %d: FRAME event: bad hexadecimal address in native " \
+        "frame 'native@0xzz'" % mojo.events(t)[user][0]
+    no_maps = b"".join(data[o:(evs[i + 1][0] if i + 1 < len(evs) else len(data))]
+                       for i, (o, ev, f) in enumerate(evs)
+                       if not (ev == mojo.METADATA and f[0] == "map"))
+    no_maps = data[:evs[0][0]] + no_maps
+    _, off = first_native_ref(no_maps)
+    yield "native-no-map", no_maps, "offset %d: FRAME_REF event: address of native frame" % off
+    mapi = find_event(data, lambda e: e[1] == mojo.METADATA and e[2][0] == "map")
+    t, off = replace_event(data, mapi, mojo.encode_event(
+        mojo.METADATA, ["map", "z" + evs[mapi][2][1]]))
+    yield "bad-map", t, "offset %d: METADATA event: bad hexadecimal start in map" % off
+    t, off = replace_event(data, stack, mojo.encode_event(
+        mojo.STACK, evs[stack][2][:2] + ["not-hex"]))
+    yield "bad-thread-id", t, "offset %d: STACK event: bad thread id 'not-hex'" % off
+    first_meta = evs[0][0]
+    t = data[:first_meta] + mojo.encode_event(mojo.FRAME_REF, [1]) + data[first_meta:]
+    yield "frame-outside-sample", t, "offset %d: FRAME_REF event: outside a sample" % first_meta
+    time_ev = find_event(data, lambda e: e[1] == mojo.TIME)
+    off = evs[time_ev + 1][0]
+    t = data[:off] + mojo.encode_event(mojo.FRAME_REF, [1]) + data[off:]
+    yield "frame-after-metric", t, "offset %d: FRAME_REF event: frame after the flags or " \
+        "metrics" % off
+    yield "bad-version", b"MOJ" + mojo.encode_int(4) + data[4:], "offset 3: MOJO version 4"
+    yield "magic-only", b"MOJ", "offset 3: truncated"
+
+
+MOJO_CASES = ["cut-short", "cut-in-string", "bad-event", "bad-varint", "varint-beyond-64-bits",
+              "unknown-frame", "unknown-string", "unknown-string-ref", "bad-native-hex",
+              "native-no-map", "bad-map", "bad-thread-id", "frame-outside-sample",
+              "frame-after-metric", "bad-version", "magic-only"]
+
+
+@pytest.mark.parametrize("case", MOJO_CASES)
+def test_resolve_bad_mojo(resolve_bin, small_mojo, tmp_path, case):
+    name, data, message = next(c for c in bad_mojo_inputs(small_mojo) if c[0] == case)
+    assert data != small_mojo
+    path = tmp_path / "bad.mojo"
+    path.write_bytes(data)
+    res = resolve(["-o", tmp_path / "out", path])
+    assert_one_line_error(res, MALFORMED)
+    assert "%s: %s" % (path, message) in res.stderr, res.stderr
+    with open(path, "rb") as f:
+        res = run([RESOLVE, "-o", tmp_path / "out2"], stdin=f)
+    assert_one_line_error(res, MALFORMED)
+    assert "standard input: " + message in res.stderr, res.stderr
+
+
+def test_resolve_mojo_cases_are_real(small_mojo):
+    """Every case of bad_mojo_inputs is run, and the intact stream is valid."""
+    assert [c[0] for c in bad_mojo_inputs(small_mojo)] == MOJO_CASES
+    mojo.decode(small_mojo)
+
+
+def test_resolve_damaged_mojo_never_crashes(resolve_bin, small_mojo, tmp_path):
+    """Random cuts and byte changes of a MOJO profile: a resolved profile or
+    one line and status 15, never a signal."""
+    import random
+    rng = random.Random(4321)
+    evs = mojo.events(small_mojo)
+    stacks = [o for o, ev, _ in evs if ev == mojo.STACK]
+    data = small_mojo[:stacks[min(30, len(stacks) - 1)]]
+    path = tmp_path / "damaged.mojo"
+    outcomes = {0: 0, MALFORMED: 0}
+    for k in range(40):
+        d = bytearray(data)
+        if k % 3 == 0:
+            d = d[:rng.randrange(4, len(d))]
+        else:
+            for _ in range(rng.randrange(1, 4)):
+                d[rng.randrange(4, len(d))] = rng.choice(b"\x00\x01\x02\x03\x05\x0b\x0c\x7f\x80"
+                                                         b"\xff0n")
+        path.write_bytes(bytes(d))
+        res = subprocess.run([RESOLVE, "-q", "-o", str(tmp_path / "out"), str(path)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        res.stderr = res.stderr.decode(errors="replace")
+        assert res.returncode in outcomes, "status %d for damaged input %d: %s" % (
+            res.returncode, k, res.stderr)
+        outcomes[res.returncode] += 1
+        if res.returncode:
+            assert_one_line_error(res, MALFORMED)
+            assert re.search(r"damaged\.mojo: offset \d+: ", res.stderr), res.stderr
+    assert outcomes[0] and outcomes[MALFORMED], outcomes
+
+
+def test_resolve_mojo_streams_in_bounded_memory(resolve_bin, small_mojo):
+    """The samples of a MOJO profile 1, 2 and 8 times over (each copy
+    defining its strings and frames again, under the same keys): the peak
+    memory is the same (within a few MiB), and the output is streamed:
+    each copy after the first adds the same bytes (references only)."""
+    evs = mojo.events(small_mojo)
+    first = next(o for o, ev, _ in evs if ev == mojo.STACK)
+    last_stack = max(i for i, (_, ev, _) in enumerate(evs) if ev == mojo.STACK)
+    foot = next(o for o, ev, _ in evs[last_stack:] if ev == mojo.METADATA)
+    head, body, tail = small_mojo[:first], small_mojo[first:foot], small_mojo[foot:]
+    per_body = sum(1 for _, ev, _ in evs if ev == mojo.STACK)
+    copies = 1 + 20000 // per_body
+    body = body * copies
+
+    def peak(times):
+        import threading
+        proc = subprocess.Popen([RESOLVE, "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+
+        def feed():
+            proc.stdin.write(head)
+            for _ in range(times):
+                proc.stdin.write(body)
+            proc.stdin.write(tail)
+            proc.stdin.close()
+        t = threading.Thread(target=feed)
+        t.start()
+        out = proc.stdout.read() if times == 1 else None
+        size = len(out) if out is not None else sum(iter(lambda: len(proc.stdout.read(1 << 20)),
+                                                          0))
+        t.join()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        assert status == 0, proc.stderr.read()
+        return usage.ru_maxrss, size, out
+
+    (small, size1, out1), (_, size2, _), (large, size8, _) = peak(1), peak(2), peak(8)
+    assert len(mojo.decode(out1).samples) == per_body * copies
+    assert size8 - size1 == 7 * (size2 - size1) > 0
+    assert large - small < 8 * 1024, "peak RSS %d KiB for 1x, %d KiB for 8x" % (small, large)
