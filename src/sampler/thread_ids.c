@@ -9,6 +9,8 @@
 #include "thread_ids.h"
 
 #define PTHREAD_SCAN_BYTES 2048
+/* No Linux thread id exceeds PID_MAX_LIMIT (2^22 on 64-bit machines). */
+#define TID_MAX (1 << 22)
 
 void thread_ids_init(struct thread_ids *t, pid_t pid) {
   t->pid = pid;
@@ -26,8 +28,10 @@ uint64_t thread_ids_from_pthread(struct thread_ids *t, struct remote *r,
                                  uint64_t pthread) {
   int32_t tid;
   if (t->tid_offset >= 0) {
-    if (remote_read(r, pthread + t->tid_offset, &tid, sizeof tid) == 0 &&
-        tid > 0)
+    /* The descriptor of a thread that is ending (or a state not yet
+     * claimed) can hold anything: an id no thread can have is none. */
+    if (remote_read(r, pthread + t->tid_offset, &tid, sizeof tid) == 0 && tid > 0 &&
+        tid <= TID_MAX)
       return (uint64_t)tid;
     return 0;
   }
@@ -37,7 +41,7 @@ uint64_t thread_ids_from_pthread(struct thread_ids *t, struct remote *r,
   if (remote_read(r, pthread, words, sizeof words) != 0) return 0;
   for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
     /* tids are below pid_max (at most 2^22); pointers' halves are not. */
-    if (words[i] <= 0 || words[i] > (1 << 22)) continue;
+    if (words[i] <= 0 || words[i] > TID_MAX) continue;
     if (is_task(t->pid, words[i])) {
       t->tid_offset = (int)(i * 4);
       return (uint64_t)words[i];
