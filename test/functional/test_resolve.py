@@ -11,6 +11,7 @@ import re
 import shutil
 import struct
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -497,6 +498,28 @@ def small_mojo(small_run):
     return small_run[1]
 
 
+def watch_hwm(proc):
+    """Poll the VmHWM of proc until it ends: the peak of its own memory
+    since exec (its ru_maxrss would also count the pytest process it was
+    forked from). Returns (thread, [peak KiB])."""
+    import threading
+    hwm = [0]
+
+    def watch():
+        while proc.poll() is None:
+            try:
+                with open("/proc/%d/status" % proc.pid) as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            hwm[0] = max(hwm[0], int(line.split()[1]))
+            except OSError:
+                break
+            time.sleep(0.005)
+    t = threading.Thread(target=watch)
+    t.start()
+    return t, hwm
+
+
 def first_line(lines, pred):
     return next(i for i, l in enumerate(lines) if pred(l))
 
@@ -612,9 +635,13 @@ def test_resolve_streams_in_bounded_memory(resolve_bin, small_profile):
     body = (body * (1 + 20000 // len(body)))[:20000]
 
     def peak(times):
+        """The largest VmHWM of the resolver seen while it runs (polled):
+        the peak of its own memory since exec (a child's ru_maxrss would
+        also count the pytest process it was forked from)."""
+        import threading
         proc = subprocess.Popen([RESOLVE, "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
-        import threading
+
         def feed():
             proc.stdin.write(("\n".join(head) + "\n").encode())
             chunk = ("\n".join(body) + "\n").encode()
@@ -622,17 +649,20 @@ def test_resolve_streams_in_bounded_memory(resolve_bin, small_profile):
                 proc.stdin.write(chunk)
             proc.stdin.write("\n".join(foot).encode())
             proc.stdin.close()
-        t = threading.Thread(target=feed)
-        t.start()
+
+        watcher, hwm = watch_hwm(proc)
+        threads = [threading.Thread(target=feed), watcher]
+        threads[0].start()
         nlines = 0
         for line in proc.stdout:
             nlines += 1
-        t.join()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = 0
-        assert status == 0, proc.stderr.read()
+        assert proc.wait() == 0, proc.stderr.read()
+        for t in threads:
+            t.join()
+        proc.stderr.close()
         assert nlines == len(head) + times * len(body) + len(foot) - 1
-        return usage.ru_maxrss  # KiB
+        assert hwm[0], "no VmHWM read"
+        return hwm[0]  # KiB
 
     small, large = peak(1), peak(8)
     assert large - small < 8 * 1024, "peak RSS %d KiB for 1x, %d KiB for 8x" % (small, large)
@@ -925,14 +955,15 @@ def test_resolve_mojo_streams_in_bounded_memory(resolve_bin, small_mojo):
             proc.stdin.close()
         t = threading.Thread(target=feed)
         t.start()
+        watcher, hwm = watch_hwm(proc)
         out = proc.stdout.read() if times == 1 else None
         size = len(out) if out is not None else sum(iter(lambda: len(proc.stdout.read(1 << 20)),
                                                           0))
         t.join()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = 0
-        assert status == 0, proc.stderr.read()
-        return usage.ru_maxrss, size, out
+        assert proc.wait() == 0, proc.stderr.read()
+        watcher.join()
+        proc.stderr.close()
+        return hwm[0], size, out
 
     (small, size1, out1), (_, size2, _), (large, size8, _) = peak(1), peak(2), peak(8)
     assert len(mojo.decode(out1).samples) == per_body * copies
