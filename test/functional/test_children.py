@@ -159,11 +159,16 @@ def test_heap(austin_bin, interp, tmp_path):
     assert inner, "no sample in the busy loop"
     valid = [s for s in prof.samples if not s.invalid]
     assert len(valid) >= 0.9 * len(prof.samples), prof.footer
-    # Read whole: below the inner function, always its caller.
+    # Read whole: below the inner function, its caller. austin reads a
+    # running thread, so a rare sample is torn (a frame of the chain reused
+    # between two reads: seen once in a CI run, inner right under the
+    # generator); nearly all must be whole.
     crunch = interp.name("Cruncher.crunch")
+    whole = 0
     for s in inner:
         i = next(i for i, f in enumerate(s.frames) if f[:2] == (path, inner_name))
-        assert i > 0 and s.frames[i - 1][:2] == (path, crunch), s
+        whole += i > 0 and s.frames[i - 1][:2] == (path, crunch)
+    assert whole >= 0.98 * len(inner), "%d of %d busy-loop samples whole" % (whole, len(inner))
 
 
 @pytest.mark.parametrize("value", ["-1", "x", "65", "1.5"])
