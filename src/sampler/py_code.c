@@ -98,7 +98,11 @@ struct py_code *py_code_from_head(struct py_code_cache *c, struct remote *r,
   fresh->filename = py_str_read(r, l, filename_ptr);
   fresh->name = py_str_read(r, l, name_ptr);
   fresh->linetable = py_bytes_read(r, l, linetable_ptr, &fresh->linetable_len);
-  if (fresh->filename == NULL || fresh->name == NULL) {
+  /* No compiled code object has an empty name or file name: one read as
+   * empty was caught half made (seen while site imports ran) and would
+   * write a frame that no reader can parse. */
+  if (fresh->filename == NULL || fresh->name == NULL || fresh->filename[0] == '\0' ||
+      fresh->name[0] == '\0') {
     code_free(fresh);
     return NULL;
   }
