@@ -34,6 +34,13 @@ LIST_INTERPRETERS = os.path.join(SRCDIR, "test", "list-interpreters")
 
 AUSTIN_VERSION = "3.7.0"
 
+# A suite started from a background job (`cmd &` in a script, nohup)
+# inherits SIGINT ignored, and so would every profiler and target it
+# starts: the tests that interrupt them would then test nothing. They
+# start with the disposition a terminal gives.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 EXPECTED_INTERPRETERS = [
     "pyenv-3.8", "pyenv-3.9", "pyenv-3.10", "pyenv-3.11", "pyenv-3.12",
     "pyenv-3.13", "debian-3.11", "sid-3.14", "sid-3.15",

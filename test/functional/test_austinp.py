@@ -196,7 +196,11 @@ def test_austinp_binary_full_sleepless(austinp_bin, any_interp, procs, tmp_path)
     prof = mojo.decode(out.read_bytes())
     assert any(k == "map" for k, _ in prof.metadata), prof.metadata[:8]
     lines = prof.text_lines()
-    assert lines and all(re.search(r";native@0x[0-9a-f]+:", l) for l in lines), lines[:3]
+    # A sample that could not be unwound at all is marked :INVALID: (seen
+    # once in a full suite run at load 12); every other carries native frames.
+    bare = [l for l in lines if not re.search(r";native@0x[0-9a-f]+:", l)]
+    assert lines and all(":INVALID:" in l for l in bare), bare[:3]
+    assert len(bare) <= 0.01 * len(lines), (len(bare), len(lines), bare[:3])
 
     res = run([austinp_bin, "-f", "-x", 1, "-p", proc.pid])
     assert res.returncode == 0, res.stderr
