@@ -177,7 +177,7 @@ def test_target_exit_while_sampled(austinp_bin, interp, procs, tmp_path, mode, h
     """The target ends mid-run: austinp writes its footer and exits within
     a second, every time."""
     host_ids, target_ids = interp.side_file(tmp_path)
-    cmd = interp.command("target_exit.py", mode, 2.5, target_ids)
+    cmd = interp.command("target_exit.py", mode, 1.5, target_ids)
     if how == "launch":
         ap = subprocess.Popen([austinp_bin, "-i", "1ms"] + cmd, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, universal_newlines=True)

@@ -308,41 +308,59 @@ def ext_mix_lines():
     return range(first, last + 2)
 
 
-def test_resolve_matches_addr2line(resolve_bin, interp, tmp_path):
+@pytest.fixture(scope="module")
+def ext_profiles(tmp_path_factory):
+    """Per interpreter, one austinp profile of the extension (text, with
+    the MOJO copy of the same run) and the text resolved: made once, read
+    by the tests below (each run and resolution takes seconds). The
+    extension stays until the module ends: resolving needs its file."""
+    made, roots = {}, []
+
+    def get(interp):
+        if interp.label not in made:
+            tmp = tmp_path_factory.mktemp("ext-%s" % interp.label)
+            module, ext_dir = build_ext(interp, tmp)
+            if interp.root is not None:
+                roots.append(interp.root + ext_dir)
+            copy = tmp / "copy.mojo"
+            raw_path = profile(interp, tmp, ext_dir, mojo_copy=copy)
+            made[interp.label] = (raw_path, copy, resolve([raw_path]))
+        return made[interp.label]
+
+    yield get
+    for d in roots:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_resolve_matches_addr2line(resolve_bin, interp, ext_profiles):
     """Every native frame of a real austinp profile, resolved, is what
     addr2line says; the always_inline ext_mix is a frame of its own inside
     ext_spin_loop, at the line that calls it."""
-    module, ext_dir = build_ext(interp, tmp_path)
-    try:
-        raw_path = profile(interp, tmp_path, ext_dir)
-        res = resolve([raw_path])
-        assert res.returncode == 0, res.stderr
-        raw = raw_path.read_text()
-        with_line = check_against_addr2line(raw, res.stdout)
-        assert with_line > 0, "no frame resolved to a source line"
-        m = re.search(r"(\d+) native frames: (\d+) resolved to source lines, (\d+) to functions "
-                      r"only, (\d+) kept", res.stderr)
-        assert m, res.stderr
-        assert int(m.group(1)) == len(native_frames(raw)), res.stderr
+    raw_path, _, res = ext_profiles(interp)
+    assert res.returncode == 0, res.stderr
+    raw = raw_path.read_text()
+    with_line = check_against_addr2line(raw, res.stdout)
+    assert with_line > 0, "no frame resolved to a source line"
+    m = re.search(r"(\d+) native frames: (\d+) resolved to source lines, (\d+) to functions "
+                  r"only, (\d+) kept", res.stderr)
+    assert m, res.stderr
+    assert int(m.group(1)) == len(native_frames(raw)), res.stderr
 
-        # The extension, built -O2 -g here: its frames all have lines.
-        call = source_line("acc = ext_mix(acc + i)")
-        mix = ext_mix_lines()
-        inlined = 0
-        for _, frames, _ in samples(res.stdout):
-            for a, b in zip(frames, frames[1:]):
-                fa, fb = a.rsplit(":", 2), b.rsplit(":", 2)
-                if fa[1] == "ext_spin_loop" and fb[1] == "ext_mix":
-                    assert fa[0].endswith("pyaustin_ext.c") and fb[0] == fa[0], (a, b)
-                    assert int(fa[2]) == call, (a, b)
-                    assert int(fb[2]) in mix, (a, b)
-                    inlined += 1
-        assert inlined > 0, "ext_mix never shows inside ext_spin_loop"
-        assert any(f.rsplit(":", 2)[1] == "ext_call_loop" for _, fr, _ in samples(res.stdout)
-                   for f in fr)
-    finally:
-        if interp.root is not None:
-            shutil.rmtree(interp.root + ext_dir, ignore_errors=True)
+    # The extension, built -O2 -g here: its frames all have lines.
+    call = source_line("acc = ext_mix(acc + i)")
+    mix = ext_mix_lines()
+    inlined = 0
+    for _, frames, _ in samples(res.stdout):
+        for a, b in zip(frames, frames[1:]):
+            fa, fb = a.rsplit(":", 2), b.rsplit(":", 2)
+            if fa[1] == "ext_spin_loop" and fb[1] == "ext_mix":
+                assert fa[0].endswith("pyaustin_ext.c") and fb[0] == fa[0], (a, b)
+                assert int(fa[2]) == call, (a, b)
+                assert int(fb[2]) in mix, (a, b)
+                inlined += 1
+    assert inlined > 0, "ext_mix never shows inside ext_spin_loop"
+    assert any(f.rsplit(":", 2)[1] == "ext_call_loop" for _, fr, _ in samples(res.stdout)
+               for f in fr)
 
 
 @pytest.fixture
@@ -606,8 +624,11 @@ def test_resolve_damaged_never_crashes(resolve_bin, small_profile, tmp_path):
     base = "\n".join(lines[:sample + 30] + lines[-6:])
     data = base.encode()
     path = tmp_path / "damaged.austin"
+    # A dozen end-to-end runs of the program (each loads the debug
+    # information of the profile's files); test/fuzz's fuzz_resolve_* feed
+    # the same readers millions of inputs in-process.
     outcomes = {0: 0, MALFORMED: 0}
-    for k in range(30):
+    for k in range(12):
         d = bytearray(data)
         if k % 3 == 0:
             d = d[:rng.randrange(len(d))]
@@ -723,46 +744,39 @@ def summary(stderr):
     return m.group(0)
 
 
-def test_resolve_mojo_same_as_text(resolve_bin, interp, tmp_path):
+def test_resolve_mojo_same_as_text(resolve_bin, interp, ext_profiles, tmp_path):
     """One austinp run, in text and in MOJO (its PYAUSTIN_MOJO_COPY), each
     resolved: the resolved MOJO decodes to the same metadata and stacks as
     the resolved text, with the same counts; Python frames keep their
     columns (3.11+), which text has not."""
-    module, ext_dir = build_ext(interp, tmp_path)
-    try:
-        copy = tmp_path / "copy.mojo"
-        raw_path = profile(interp, tmp_path, ext_dir, mojo_copy=copy)
-        raw = raw_path.read_text()
-        check_mojo_copy(raw, copy)  # the two inputs carry the same samples
-        text = resolve([raw_path])
-        assert text.returncode == 0, text.stderr
-        out = tmp_path / "resolved.mojo"
-        res = resolve(["-o", out, copy])
-        assert res.returncode == 0, res.stderr
-        assert summary(res.stderr) == summary(text.stderr)
-        assert res.stderr == text.stderr.replace(str(raw_path), str(copy))
+    raw_path, copy, text = ext_profiles(interp)
+    raw = raw_path.read_text()
+    check_mojo_copy(raw, copy)  # the two inputs carry the same samples
+    assert text.returncode == 0, text.stderr
+    out = tmp_path / "resolved.mojo"
+    res = resolve(["-o", out, copy])
+    assert res.returncode == 0, res.stderr
+    assert summary(res.stderr) == summary(text.stderr)
+    assert res.stderr == text.stderr.replace(str(raw_path), str(copy))
 
-        resolved = mojo.decode(out.read_bytes())
-        lines = text.stdout.split("\n")
-        meta = [tuple(l[2:].split(": ", 1)) for l in lines if l.startswith("# ")]
-        assert resolved.metadata == meta
-        expect = [l for l in lines if l.startswith("P")]
-        got = [text_names(l) for l in resolved.text_lines()]
-        assert len(got) == len(expect) and got == expect, next(
-            (e, g) for e, g in zip(expect, got) if e != g)
-        assert any(f.filename.endswith("pyaustin_ext.c") and f.line > 0
-                   for s in resolved.samples for f in s.frames), "nothing resolved"
+    resolved = mojo.decode(out.read_bytes())
+    lines = text.stdout.split("\n")
+    meta = [tuple(l[2:].split(": ", 1)) for l in lines if l.startswith("# ")]
+    assert resolved.metadata == meta
+    expect = [l for l in lines if l.startswith("P")]
+    got = [text_names(l) for l in resolved.text_lines()]
+    assert len(got) == len(expect) and got == expect, next(
+        (e, g) for e, g in zip(expect, got) if e != g)
+    assert any(f.filename.endswith("pyaustin_ext.c") and f.line > 0
+               for s in resolved.samples for f in s.frames), "nothing resolved"
 
-        def python_frames(prof):
-            return [[f for f in s.frames if f.filename.endswith(".py")] for s in prof.samples]
-        before = python_frames(mojo.decode(copy.read_bytes()))
-        after = python_frames(resolved)
-        assert [[repr(f) for f in s] for s in before] == [[repr(f) for f in s] for s in after]
-        if interp.version_info >= (3, 11):
-            assert any(f.column for s in after for f in s), "no column in Python frames"
-    finally:
-        if interp.root is not None:
-            shutil.rmtree(interp.root + ext_dir, ignore_errors=True)
+    def python_frames(prof):
+        return [[f for f in s.frames if f.filename.endswith(".py")] for s in prof.samples]
+    before = python_frames(mojo.decode(copy.read_bytes()))
+    after = python_frames(resolved)
+    assert [[repr(f) for f in s] for s in before] == [[repr(f) for f in s] for s in after]
+    if interp.version_info >= (3, 11):
+        assert any(f.column for s in after for f in s), "no column in Python frames"
 
 
 def test_resolve_mojo_binary_run(resolve_bin, host_interp, tmp_path):
@@ -906,8 +920,8 @@ def test_resolve_damaged_mojo_never_crashes(resolve_bin, small_mojo, tmp_path):
     stacks = [o for o, ev, _ in evs if ev == mojo.STACK]
     data = small_mojo[:stacks[min(30, len(stacks) - 1)]]
     path = tmp_path / "damaged.mojo"
-    outcomes = {0: 0, MALFORMED: 0}
-    for k in range(40):
+    outcomes = {0: 0, MALFORMED: 0}  # fewer runs: see the text case above
+    for k in range(15):
         d = bytearray(data)
         if k % 3 == 0:
             d = d[:rng.randrange(4, len(d))]
