@@ -1,12 +1,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "privilege.h"
 #include "proc_stat.h"
 #include "remote.h"
@@ -52,14 +54,56 @@ static const struct remote_ops live_ops = {live_read, live_readv, live_close};
  * checked (a target that runs a setuid program gets a new one, which this
  * file never reads: it reads nothing any more), whereas process_vm_readv
  * would look the process up again at every read, with CAP_SYS_PTRACE
- * where Yama needs it. */
+ * where Yama needs it.
+ *
+ * The old address space lives on, though, when another process shares it:
+ * a child started with vfork (posix_spawn, Python's subprocess) runs in
+ * its parent's until it runs exec. Its new one is then never read, and the
+ * child would never be seen to run exec: so every MEM_SAME_US the
+ * address-space fields of /proc/PID/stat are compared with those seen at
+ * the open, and once they differ every read fails with ESRCH, as when the
+ * address space is gone. */
+#define MEM_SAME_US 10000
+/* Fields of /proc/PID/stat that belong to the address space: start and
+ * end of the code, start of the stack, of the heap, of the arguments and
+ * of the environment (0 when the kernel does not let us see them). */
+static const int mm_fields[] = {26, 27, 28, 47, 48, 49, 50, 51};
+#define MM_FIELDS (sizeof mm_fields / sizeof *mm_fields)
+
 struct mem_remote {
   struct remote base;
   int fd;
+  bool replaced;
+  uint64_t checked_us;
+  uint64_t mm[MM_FIELDS];
 };
 
+static void read_mm_fields(pid_t pid, uint64_t mm[MM_FIELDS]) {
+  char buf[1024];
+  memset(mm, 0, MM_FIELDS * sizeof *mm);
+  if (proc_task_read(pid, 0, "stat", buf, sizeof buf) < 0) return;
+  for (size_t i = 0; i < MM_FIELDS; i++)
+    if (proc_stat_field(buf, mm_fields[i], &mm[i]) != 0) mm[i] = 0;
+}
+
+/* Is the address space of the file still the process's? */
+static bool mem_same(struct mem_remote *m) {
+  if (m->replaced) return false;
+  uint64_t now = clock_us();
+  if (now - m->checked_us < MEM_SAME_US) return true;
+  m->checked_us = now;
+  uint64_t mm[MM_FIELDS];
+  read_mm_fields(m->base.pid, mm);
+  m->replaced = memcmp(mm, m->mm, sizeof mm) != 0;
+  return !m->replaced;
+}
+
 static int mem_read(struct remote *r, uint64_t addr, void *buf, size_t len) {
-  const struct mem_remote *m = (const struct mem_remote *)r;
+  struct mem_remote *m = (struct mem_remote *)r;
+  if (!mem_same(m)) {
+    errno = ESRCH;
+    return -1;
+  }
   if (addr > (uint64_t)INT64_MAX - len) { /* not a user-space address */
     errno = EFAULT;
     return -1;
@@ -114,6 +158,9 @@ static struct remote *remote_open_mem(pid_t pid) {
   m->base.ops = &mem_ops;
   m->base.pid = pid;
   m->fd = o.fd;
+  /* After the open: fields read before it could be an older image's. */
+  read_mm_fields(pid, m->mm);
+  m->checked_us = clock_us();
   return &m->base;
 }
 
