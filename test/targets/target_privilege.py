@@ -3,18 +3,20 @@
 Usage:
   target_privilege.py creds [SECONDS]
       Writes the Uid, Gid, Groups and Cap* lines of its /proc/self/status on
-      standard error, then spins in creds_spin for SECONDS (default 0.5).
+      standard error, then waits in creds_wait for SECONDS (default 0.5).
   target_privilege.py parent SETUID_PYTHON SECONDS
-      Starts two children that spin for SECONDS: this interpreter running
-      plain_child_spin, and SETUID_PYTHON (a setuid-root copy of an
-      interpreter) running elevated_child_spin; waits for both in
+      Starts two children that wait for SECONDS: this interpreter running
+      plain_child_wait, and SETUID_PYTHON (a setuid-root copy of an
+      interpreter) running elevated_child_wait; waits for both in
       parent_wait.
   target_privilege.py exec SETUID_PYTHON SECONDS
-      Spins in before_exec for SECONDS, then runs SETUID_PYTHON on this file
+      Waits in before_exec for SECONDS, then runs SETUID_PYTHON on this file
       ("euid") in its place.
   target_privilege.py plain|elevated|euid SECONDS
-      The children: plain_child_spin, elevated_child_spin; euid writes
-      "euid N" on standard error, then spins in after_exec.
+      The children: plain_child_wait, elevated_child_wait; euid writes
+      "euid N" on standard error, then waits in after_exec.
+
+Every wait sleeps in short steps (nap): sampled as idle, it burns no CPU.
 
 Python 3.8 and later, standard library only.
 """
@@ -25,32 +27,31 @@ import sys
 import time
 
 
-def spin(seconds):
+def nap(seconds):
+    """Sleep in short steps: sampled as idle, and the tests share two CPUs."""
     deadline = time.monotonic() + seconds
-    n = 0
     while time.monotonic() < deadline:
-        n += 1
-    return n
+        time.sleep(0.005)
 
 
-def creds_spin(seconds):
-    return spin(seconds)
+def creds_wait(seconds):
+    return nap(seconds)
 
 
-def plain_child_spin(seconds):
-    return spin(seconds)
+def plain_child_wait(seconds):
+    return nap(seconds)
 
 
-def elevated_child_spin(seconds):
-    return spin(seconds)
+def elevated_child_wait(seconds):
+    return nap(seconds)
 
 
 def after_exec(seconds):
-    return spin(seconds)
+    return nap(seconds)
 
 
 def before_exec(seconds):
-    return spin(seconds)
+    return nap(seconds)
 
 
 def parent_wait(children):
@@ -66,7 +67,7 @@ def main():
                 if line.split(":")[0] in ("Uid", "Gid", "Groups") or line.startswith("Cap"):
                     sys.stderr.write(line)
         sys.stderr.flush()
-        creds_spin(float(sys.argv[2]) if len(sys.argv) > 2 else 0.5)
+        creds_wait(float(sys.argv[2]) if len(sys.argv) > 2 else 0.5)
     elif mode == "parent":
         setuid_python, seconds = sys.argv[2], sys.argv[3]
         children = [subprocess.Popen([sys.executable, __file__, "plain", seconds]),
@@ -77,9 +78,9 @@ def main():
         before_exec(seconds)
         os.execv(setuid_python, [setuid_python, __file__, "euid", str(seconds)])
     elif mode == "plain":
-        plain_child_spin(float(sys.argv[2]))
+        plain_child_wait(float(sys.argv[2]))
     elif mode == "elevated":
-        elevated_child_spin(float(sys.argv[2]))
+        elevated_child_wait(float(sys.argv[2]))
     elif mode == "euid":
         sys.stderr.write("euid %d\n" % os.geteuid())
         sys.stderr.flush()
