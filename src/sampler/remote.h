@@ -45,9 +45,9 @@ struct remote {
 };
 
 /* Open a live process. The returned remote reads with process_vm_readv;
- * in a privileged run (privilege.h), through /proc/PID/mem opened under
- * the privilege policy. NULL with errno: ENOMEM, or in a privileged run
- * EPERM (the policy or the kernel refuses) or ESRCH (no such process). */
+ * in a privileged run (privilege.h), as remote_priv.h says. NULL with
+ * errno: ENOMEM, or in a privileged run EPERM (the policy refuses the
+ * process) or ESRCH (no such process). */
 struct remote *remote_open_pid(pid_t pid);
 
 /* A recorded image: a list of (address, bytes) ranges held in memory.

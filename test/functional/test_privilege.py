@@ -28,6 +28,10 @@ CAP_SYS_PTRACE = 1 << 19
 RESOLVE = os.path.join(BUILDDIR, "src", "resolve", "austinp-resolve")
 BINARIES = {"austin": AUSTIN, "austinp": AUSTINP, "austinp-resolve": RESOLVE}
 PRIVILEGED = ["cap", "suid"]
+# The capability copy made to read through /proc/PID/mem at once, as it does
+# when Yama refuses process_vm_readv (remote_priv.h): this machine may have
+# no Yama to make it.
+MEM = "cap+mem"
 # Sampling interval of the runs that sample: the targets wait, and austin's
 # default 100 us would keep a CPU busy (the tests share two).
 INTERVAL = "2ms"
@@ -44,6 +48,12 @@ class Env:
 
     def bin(self, kind, name):
         return os.path.join(self.top, kind, name)
+
+    def cmd(self, kind, name):
+        """The command that runs copy `name` of `kind` (or MEM)."""
+        if kind == MEM:
+            return ["env", "PYAUSTIN_PRIVILEGED_MEM=1", self.bin("cap", name)]
+        return [self.bin(kind, name)]
 
     def target(self, name):
         return os.path.join(self.top, name)
@@ -202,21 +212,23 @@ def _read(path):
 # What the user may do
 
 
-@pytest.mark.parametrize("kind", PRIVILEGED)
+@pytest.mark.parametrize("kind", PRIVILEGED + [MEM])
 def test_own_process_sampled(env, targets, kind):
     """The user profiles its own process with austin and austinp; the
     privileged austin runs as the user, with CAP_SYS_PTRACE permitted but
     not effective, and undumpable."""
     target = targets["user"]
-    austinp = subprocess.Popen(env.as_user([env.bin(kind, "austinp"), "-x", "1", "-p",
-                                            target.pid]),
+    austinp = subprocess.Popen(env.as_user(env.cmd(kind, "austinp") + ["-x", "1", "-p",
+                                                                         target.pid]),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                universal_newlines=True)
-    austin = subprocess.Popen(env.as_user([env.bin(kind, "austin"), "-i", INTERVAL, "-x", "1",
-                                           "-p", target.pid]),
+    austin = subprocess.Popen(env.as_user(env.cmd(kind, "austin") + ["-i", INTERVAL, "-x", "1",
+                                                                       "-p", target.pid]),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True)
     time.sleep(0.3)
+    if kind == MEM:  # env runs austin in its place
+        assert os.readlink("/proc/%d/exe" % austin.pid) == env.bin("cap", "austin")
     st = proc_status(austin.pid)
     owner = os.stat("/proc/%d/status" % austin.pid).st_uid
     out, err = austin.communicate(timeout=30)
@@ -319,11 +331,11 @@ def _privileged_and_root(env, argv, name):
     """argv (austin's arguments, with OUT for the output file) run by each
     privileged austin as the user and by the plain copy as root: {kind:
     (result, profile text)}."""
-    kinds = PRIVILEGED + ["root"]
+    kinds = PRIVILEGED + [MEM, "root"]
     paths = {k: os.path.join(env.out, "%s-%s.austin" % (name, k)) for k in kinds}
     cmds = []
     for k in kinds:
-        cmd = [env.bin("plain" if k == "root" else k, "austin")] + \
+        cmd = env.cmd("plain" if k == "root" else k, "austin") + \
               [paths[k] if a == "OUT" else a for a in argv]
         cmds.append(cmd if k == "root" else env.as_user(cmd))
     results = _run_all(cmds)

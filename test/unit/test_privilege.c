@@ -2,17 +2,24 @@
  * file and the rule applied to them (the privileged runs themselves are
  * tested in test/functional/test_privilege.py). */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "privilege.h"
+#include "remote_priv.h"
 
 static void ids_of_a_status_file(void **state) {
   (void)state;
@@ -145,6 +152,74 @@ static void unprivileged_changes_nothing(void **state) {
   assert_int_equal(privilege_drop_for_exec(), 0);
 }
 
+/* The reader of a privileged run, through /proc/PID/mem (forced, as the
+ * functional tests do on a machine without Yama), on a child that shares
+ * our address space as a vfork child does: it reads our memory until the
+ * child runs exec, and nothing after (the open file would go on reading
+ * ours: the address-space fields of /proc/PID/stat tell). */
+static char marker[] = "pyaustin: read through /proc/PID/mem";
+
+static int exec_on_signal(void *arg) {
+  int *fds = arg;
+  char c;
+  if (read(fds[0], &c, 1) == 1) execl("/bin/sleep", "sleep", "10", (char *)NULL);
+  _exit(127);
+}
+
+static void nap_ms(long ms) {
+  struct timespec ts = {0, ms * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static void mem_reader_sees_exec_of_vfork_child(void **state) {
+  (void)state;
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  size_t stack_size = 1 << 16;
+  char *stack = malloc(stack_size);
+  assert_non_null(stack);
+  pid_t pid = clone(exec_on_signal, stack + stack_size, CLONE_VM | SIGCHLD, fds);
+  assert_true(pid > 0);
+  char buf[sizeof marker];
+
+  /* Without the variable: process_vm_readv. */
+  struct remote *r = remote_open_privileged(pid);
+  assert_non_null(r);
+  assert_int_equal(remote_read(r, (uintptr_t)marker, buf, sizeof buf), 0);
+  remote_close(r);
+
+  setenv("PYAUSTIN_PRIVILEGED_MEM", "1", 1);
+  r = remote_open_privileged(pid);
+  unsetenv("PYAUSTIN_PRIVILEGED_MEM");
+  assert_non_null(r);
+  memset(buf, 0, sizeof buf);
+  assert_int_equal(remote_read(r, (uintptr_t)marker, buf, sizeof buf), 0);
+  assert_memory_equal(buf, marker, sizeof marker);
+  struct remote_iov iov[2] = {{(uintptr_t)marker, buf, 8}, {1ull << 46, buf, 8}};
+  assert_int_equal(remote_readv(r, iov, 2), 1); /* the second range is a hole */
+
+  assert_int_equal(write(fds[1], "x", 1), 1);
+  char exe[64] = "";
+  char link[64];
+  snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
+  for (int i = 0; i < 500 && strstr(exe, "sleep") == NULL; i++) {
+    ssize_t n = readlink(link, exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    nap_ms(10);
+  }
+  assert_non_null(strstr(exe, "sleep"));
+  nap_ms(20); /* longer than MEM_SAME_US */
+  errno = 0;
+  assert_int_equal(remote_read(r, (uintptr_t)marker, buf, sizeof buf), -1);
+  assert_int_equal(errno, ESRCH);
+  remote_close(r);
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  free(stack);
+  close(fds[0]);
+  close(fds[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ids_of_a_status_file),
@@ -153,6 +228,7 @@ int main(void) {
       cmocka_unit_test(judge_the_kernel_rule),
       cmocka_unit_test(judge_dumpable),
       cmocka_unit_test(unprivileged_changes_nothing),
+      cmocka_unit_test(mem_reader_sees_exec_of_vfork_child),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
