@@ -190,6 +190,15 @@ static enum loop_end run_loop(struct austinp *a) {
   return end;
 }
 
+/* A launched command that a privileged run may no longer trace is the
+ * user's program all the same: it runs on, untraced, to its end, unless
+ * we are asked to stop (then it is terminated, as at any early end). */
+static void wait_untraced(struct target *t) {
+  if (!t->launched) return;
+  while (target_alive(t) && !sampler_stop_requested) clock_sleep_until(clock_us() + 10000);
+  target_release(t);
+}
+
 static int run(const struct options *o) {
   static struct austinp a;
   char why[512] = "";
@@ -300,6 +309,7 @@ static int run(const struct options *o) {
                     "Python entries differed)\n", error_progname, a.unwoven);
 
   if (end == END_TARGET_EXITED) target_wait(&a.t);
+  else if (end == END_UNREADABLE) wait_untraced(&a.t);
   else target_release(&a.t);
 
   fclose(a.out); /* before the set it serves goes */

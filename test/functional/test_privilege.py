@@ -12,6 +12,7 @@ user who starts it, as a setuid program does.
 """
 
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -45,6 +46,7 @@ class Env:
         self.out = os.path.join(top, "out")            # the user's, 0700
         self.root_only = os.path.join(top, "rootonly")  # root's, 0700
         self.setuid_python = os.path.join(top, "python-suid")
+        self.xonly_python = os.path.join(top, "python-xonly")  # mode 0711
 
     def bin(self, kind, name):
         return os.path.join(self.top, kind, name)
@@ -147,6 +149,8 @@ def env():
             os.chmod(e.target(name), 0o644)
         shutil.copy(e.python, e.setuid_python)
         os.chmod(e.setuid_python, 0o4755)
+        shutil.copy(e.python, e.xonly_python)
+        os.chmod(e.xonly_python, 0o711)
         os.mkdir(e.out, 0o700)
         os.chown(e.out, uid, gid)
         os.mkdir(e.root_only, 0o700)
@@ -354,6 +358,27 @@ def test_setuid_child_not_sampled(env):
         assert bool(_samples_of(text, "elevated_child_wait")) == (kind == "root"), kind
 
 
+def test_where_children(env, procs):
+    """-C -w: the child that runs a setuid program is left out; its sibling
+    and the parent are shown."""
+    _need_setuid_python(env)
+    parent = procs.start(env.as_user([env.python, env.target("target_privilege.py"), "parent",
+                                      env.setuid_python, 30]))
+    ready = set()
+    deadline = time.monotonic() + 20
+    while ready != {b"plain", b"elevated"}:
+        assert time.monotonic() < deadline, "the children did not start: %r" % ready
+        if select.select([parent.stderr], [], [], 0.1)[0]:
+            ready.add(parent.stderr.readline().split(b" ")[0])
+    kinds = PRIVILEGED + ["root"]
+    cmds = [env.as_user(env.cmd(k, "austin") + ["-C", "-w", parent.pid]) for k in PRIVILEGED]
+    cmds.append(env.cmd("plain", "austin") + ["-C", "-w", parent.pid])
+    for kind, r in zip(kinds, _run_all(cmds)):
+        assert r.returncode == 0, (kind, r.stderr)
+        assert "parent_wait" in r.stdout and "plain_child_wait" in r.stdout, (kind, r.stdout)
+        assert ("elevated_child_wait" in r.stdout) == (kind == "root"), (kind, r.stdout)
+
+
 def test_exec_of_setuid_program(env):
     """A launched target runs a setuid program in its place: a privileged
     austin reads it no more (root's austin reads on)."""
@@ -380,6 +405,30 @@ def test_traced_exec_gets_no_privilege(env):
     for kind, r in zip(PRIVILEGED, _run_all(cmds)):
         assert r.returncode == 0, (kind, r.stderr)
         assert "euid %d" % env.uid in r.stderr, (kind, r.stderr)
+
+
+def test_traced_exec_of_unreadable_program(env):
+    """austinp lets a thread go at exec and seizes what it became only if
+    the user could trace it: a program the user may run but not read
+    leaves the process undumpable. Sampling stops, the profile is whole and
+    the command runs on to its end (root's austinp samples on: the
+    control)."""
+    argv = [env.python, env.target("target_privilege.py"), "exec", env.xonly_python, "0.3"]
+    kinds = PRIVILEGED + ["root"]
+    paths = {k: os.path.join(env.out, "xonly-%s.austin" % k) for k in kinds}
+    cmds = [env.as_user(env.cmd(k, "austinp") + ["-o", paths[k]] + argv) for k in PRIVILEGED]
+    cmds.append(env.cmd("plain", "austinp") + ["-o", paths["root"]] + argv)
+    for kind, r in zip(kinds, _run_all(cmds)):
+        assert r.returncode == 0, (kind, r.stderr)
+        assert "euid %d" % (0 if kind == "root" else env.uid) in r.stderr, (kind, r.stderr)
+        text = _read(paths[kind])
+        assert text.rstrip().split("\n")[-1].startswith("# errors:"), (kind, text[-500:])
+        assert _samples_of(text, "before_exec"), (kind, text[:3000])
+        if kind == "root":
+            assert _samples_of(text, "after_exec"), text[-3000:]
+        else:
+            assert "may no longer be traced by its user" in r.stderr, (kind, r.stderr)
+            assert not _samples_of(text, "after_exec"), (kind, text[-3000:])
 
 
 # --------------------------------------------------------------------------

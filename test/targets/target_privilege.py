@@ -13,7 +13,8 @@ Usage:
       Waits in before_exec for SECONDS, then runs SETUID_PYTHON on this file
       ("euid") in its place.
   target_privilege.py plain|elevated|euid SECONDS
-      The children: plain_child_wait, elevated_child_wait; euid writes
+      The children: "plain ready" or "elevated ready" on standard error,
+      then plain_child_wait, elevated_child_wait; euid writes
       "euid N" on standard error, then waits in after_exec.
 
 Every wait sleeps in short steps (nap): sampled as idle, it burns no CPU.
@@ -39,10 +40,12 @@ def creds_wait(seconds):
 
 
 def plain_child_wait(seconds):
+    ready("plain")  # from here: this function is on the stack until the end
     return nap(seconds)
 
 
 def elevated_child_wait(seconds):
+    ready("elevated")
     return nap(seconds)
 
 
@@ -52,6 +55,11 @@ def after_exec(seconds):
 
 def before_exec(seconds):
     return nap(seconds)
+
+
+def ready(role):
+    sys.stderr.write("%s ready\n" % role)
+    sys.stderr.flush()
 
 
 def parent_wait(children):
