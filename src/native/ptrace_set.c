@@ -338,9 +338,12 @@ static int seize(struct ptrace_set *ps, pid_t tid) {
   if (e == ESRCH) return 0;
   if (e == EPERM || e == EACCES) {
     /* Already ours (a new thread whose clone we have not seen yet), or
-     * exiting (the kernel refuses to attach to an exiting task)? */
+     * exiting (the kernel refuses to attach to an exiting task)? One that
+     * the privilege policy refuses is not to be sampled, ours or not (a
+     * seize undone in vain left it in the set, for the final detach). */
     long tracer = tracer_of(ps->pid, tid);
-    if (tracer == (long)getpid()) {
+    char why[8];
+    if (tracer == (long)getpid() && privilege_check(ps->pid, tid, why, sizeof why) == E_OK) {
       if (add(ps, tid, T_RUNNING) < 0) {
         errno = ENOMEM;
         return -1;

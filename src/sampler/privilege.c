@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,17 @@ static int caps_set(const struct caps *c) {
 static bool caps_has(const struct caps *c, int cap, bool effective) {
   const struct __user_cap_data_struct *d = &c->d[CAP_TO_INDEX(cap)];
   return ((effective ? d->effective : d->permitted) & CAP_TO_MASK(cap)) != 0;
+}
+
+/* Nothing effective or inheritable, and nothing permitted but
+ * CAP_SYS_PTRACE when `ptrace`. */
+static bool caps_reduced(const struct caps *c, bool ptrace) {
+  for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+    uint32_t allowed = ptrace && i == CAP_TO_INDEX(CAP_SYS_PTRACE) ? CAP_TO_MASK(CAP_SYS_PTRACE) : 0;
+    if (c->d[i].effective != 0 || c->d[i].inheritable != 0 || c->d[i].permitted != allowed)
+      return false;
+  }
+  return true;
 }
 
 /* Exactly `permitted` (no capability, or CAP_SYS_PTRACE), effective only
@@ -114,7 +126,7 @@ static int reduce(bool keep_ptrace, char *why, size_t whylen) {
    * ones, and setfsuid with an invalid id only reports the current one. */
   if (getresuid(&r, &e, &s) != 0 || getresgid(&gr, &ge, &gs) != 0 || caps_get(&c) != 0 ||
       e != r || s != r || ge != gr || gs != gr || (uid_t)setfsuid((uid_t)-1) != r ||
-      (gid_t)setfsgid((gid_t)-1) != gr || caps_has(&c, CAP_SYS_PTRACE, true)) {
+      (gid_t)setfsgid((gid_t)-1) != gr || !caps_reduced(&c, keep)) {
     snprintf(why, whylen, "the privilege it was started with could not be given up");
     return -1;
   }
