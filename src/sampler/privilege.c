@@ -60,8 +60,9 @@ static bool caps_has(const struct caps *c, int cap, bool effective) {
 /* Nothing effective or inheritable, and nothing permitted but
  * CAP_SYS_PTRACE when `ptrace`. */
 static bool caps_reduced(const struct caps *c, bool ptrace) {
+  const int k = CAP_TO_INDEX(CAP_SYS_PTRACE);
   for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
-    uint32_t allowed = ptrace && i == CAP_TO_INDEX(CAP_SYS_PTRACE) ? CAP_TO_MASK(CAP_SYS_PTRACE) : 0;
+    uint32_t allowed = ptrace && i == k ? CAP_TO_MASK(CAP_SYS_PTRACE) : 0;
     if (c->d[i].effective != 0 || c->d[i].inheritable != 0 || c->d[i].permitted != allowed)
       return false;
   }

@@ -65,11 +65,10 @@ class Env:
                 "--"] + [str(c) for c in cmd]
 
     def run(self, cmd, timeout=30):
-        """cmd run as the user; (returncode, stdout, stderr)."""
-        p = subprocess.run(self.as_user(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=timeout, universal_newlines=True,
-                           errors="replace")
-        return p
+        """cmd run as the user, to its end (a CompletedProcess, text)."""
+        return subprocess.run(self.as_user(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, universal_newlines=True,
+                              errors="replace")
 
     def start(self, procs, user=True, python=None):
         """A waiting target (it burns no CPU: the tests share two CPUs), as
@@ -98,7 +97,7 @@ def _user_can_run(uid, gid, path):
 
 
 def _pick_python(uid, gid):
-    """An interpreter on the host that the user can run, and its label."""
+    """An interpreter on the host that the user can run."""
     for label in ("debian-3.11", "pyenv-3.12"):
         it = INTERPRETERS.get(label)
         if it is not None and it.root is None and _user_can_run(uid, gid, it.argv[0]):
@@ -132,7 +131,6 @@ def env():
         if it is None:
             pytest.skip("no interpreter that user %s may run (pyenv's is under /root)" % USER)
         e = Env(top, uid, gid, it.argv[0])
-        e.interp = it
         for kind in ["plain"] + PRIVILEGED:
             os.mkdir(os.path.join(top, kind))
             for name, path in BINARIES.items():
@@ -383,8 +381,9 @@ def test_exec_of_setuid_program(env):
     """A launched target runs a setuid program in its place: a privileged
     austin reads it no more (root's austin reads on)."""
     _need_setuid_python(env)
-    runs = _privileged_and_root(env, ["-i", INTERVAL, "-o", "OUT", env.python, env.target("target_privilege.py"),
-                                      "exec", env.setuid_python, "0.3"], "exec")
+    runs = _privileged_and_root(env, ["-i", INTERVAL, "-o", "OUT", env.python,
+                                      env.target("target_privilege.py"), "exec",
+                                      env.setuid_python, "0.3"], "exec")
     for kind, (r, text) in runs.items():
         assert r.returncode == 0, (kind, r.stderr)
         # austin does not trace: the program runs with its setuid bit.
