@@ -20,6 +20,7 @@
 #include "emit.h"
 #include "errors.h"
 #include "capture.h"
+#include "privilege.h"
 #include "ptrace_set.h"
 #include "py_walk.h"
 #include "sampler_loop.h"
@@ -167,8 +168,15 @@ static enum loop_end run_loop(struct austinp *a) {
     last = now;
     sample_policy_round(&a->policy);
 
-    /* Threads that started since the last round are seized now. */
-    ptrace_set_sync(a->ps);
+    /* Threads that started since the last round are seized now. In a
+     * privileged run, a refusal means that the target became what its user
+     * may not trace (it ran a setuid program): sampling ends. */
+    if (ptrace_set_sync(a->ps) < 0 && errno == EPERM && privilege_active()) {
+      fprintf(stderr, "%s: process %d may no longer be traced by its user: sampling stopped\n",
+              error_progname, (int)a->t.pid);
+      end = END_UNREADABLE;
+      break;
+    }
     int n = py_walk_list_threads(&a->w, a->threads, MAX_THREADS);
     for (int i = 0; i < n; i++) sample_thread(a, &a->threads[i]);
     if (ferror(a->out)) { end = END_OUTPUT; break; }
@@ -180,6 +188,15 @@ static enum loop_end run_loop(struct austinp *a) {
   }
   sampler_stats_end(st);
   return end;
+}
+
+/* A launched command that a privileged run may no longer trace is the
+ * user's program all the same: it runs on, untraced, to its end, unless
+ * we are asked to stop (then it is terminated, as at any early end). */
+static void wait_untraced(struct target *t) {
+  if (!t->launched) return;
+  while (target_alive(t) && !sampler_stop_requested) clock_sleep_until(clock_us() + 10000);
+  target_release(t);
 }
 
 static int run(const struct options *o) {
@@ -207,6 +224,12 @@ static int run(const struct options *o) {
   }
 
   a.r = remote_open_pid(a.t.pid);
+  if (a.r == NULL && errno != ENOMEM) { /* a privileged run refused (remote.h) */
+    target_release(&a.t);
+    return error_report(errno == ESRCH ? E_NO_PROCESS : E_PERMISSION,
+                        "cannot read the memory of process %d: %s", (int)a.t.pid,
+                        strerror(errno));
+  }
   a.ps = ptrace_set_new(a.t.pid);
   a.u = unwinder_new(a.t.pid);
   if (a.r == NULL || a.ps == NULL || a.u == NULL || py_walker_init(&a.w, a.r, &a.rt) != 0) {
@@ -286,6 +309,7 @@ static int run(const struct options *o) {
                     "Python entries differed)\n", error_progname, a.unwoven);
 
   if (end == END_TARGET_EXITED) target_wait(&a.t);
+  else if (end == END_UNREADABLE) wait_untraced(&a.t);
   else target_release(&a.t);
 
   fclose(a.out); /* before the set it serves goes */
@@ -302,6 +326,8 @@ static int run(const struct options *o) {
 
 int main(int argc, char **argv) {
   error_progname = "austinp";
+  /* Before anything else: a privileged start becomes its user (privilege.h). */
+  if (privilege_init() != E_OK) return error_status(E_INTERNAL);
   argp_program_version = "austinp " AUSTIN_COMPAT_VERSION " (" PACKAGE_STRING ")";
   struct options o;
   enum error_kind kind = cli_parse_austinp(argc, argv, AUSTINP_DEFAULT_INTERVAL_US, &o);

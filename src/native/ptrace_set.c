@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "privilege.h"
 #include "proc_stat.h"
 #include "ptrace_set.h"
 #include "sampler_loop.h"
@@ -88,6 +89,7 @@ struct thr {
 struct ptrace_set {
   pid_t pid;
   bool leader_is_child; /* the leader's exit status is not ours to reap */
+  long options;         /* of PTRACE_SEIZE */
   struct thr *volatile t;
   volatile size_t n;
   size_t cap;
@@ -99,6 +101,9 @@ static void nap_us(long us) {
   struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
   nanosleep(&ts, NULL);
 }
+
+static int detach_one(const struct ptrace_set *ps, pid_t tid, bool stopped, int sig,
+                      uint64_t wait_us);
 
 static bool is_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
@@ -201,6 +206,15 @@ static enum outcome dispatch(struct ptrace_set *ps, size_t i, int status, bool k
        * memory is short, a sync will find it again (it is ours). */
       add(ps, (pid_t)msg, T_RUNNING);
     }
+  } else if (event == PTRACE_EVENT_EXEC) {
+    /* Only asked for in a privileged run (ptrace_set_new): the thread
+     * stops here before the new program runs, and that program may be a
+     * setuid one, which is not ours to trace. Let it go; a later sync
+     * seizes it again if the privilege policy accepts what it became. */
+    if (ptrace(PTRACE_DETACH, tid, 0, 0) == 0 || errno != ESRCH) {
+      ps->t[i].state = T_DETACHED;
+      return O_NONE;
+    }
   } else if (event == 0) {
     inject = sig; /* signal-delivery-stop: the signal goes on */
   }
@@ -244,6 +258,10 @@ struct ptrace_set *ptrace_set_new(pid_t pid) {
   struct ptrace_set *ps = calloc(1, sizeof *ps);
   if (ps == NULL) return NULL;
   ps->pid = pid;
+  ps->options = PTRACE_O_TRACECLONE;
+  /* A privileged run lets no thread keep our ptrace relation across an
+   * exec (see dispatch). */
+  if (privilege_active()) ps->options |= PTRACE_O_TRACEEXEC;
   /* Is the process our child? */
   char state;
   pid_t ppid;
@@ -286,10 +304,29 @@ void ptrace_set_poll(struct ptrace_set *ps) {
   }
 }
 
-/* Seize `tid`, or find that it is ours already. 1: in the set; 0: gone,
- * skip it; -1: errno (may not trace it). */
+struct seize_op {
+  struct ptrace_set *ps;
+  pid_t tid;
+};
+
+static int seize_attach(void *arg) {
+  const struct seize_op *op = arg;
+  return (int)ptrace(PTRACE_SEIZE, op->tid, 0, (void *)op->ps->options);
+}
+
+/* Undo a seize that the privilege policy refused after the fact. A thread
+ * that does not stop in time to be detached stays in the set, so that the
+ * final detach_all lets it go. */
+static void seize_undo(void *arg) {
+  const struct seize_op *op = arg;
+  if (!detach_one(op->ps, op->tid, false, 0, DETACH_WAIT_US)) add(op->ps, op->tid, T_RUNNING);
+}
+
+/* Seize `tid` (under the privilege policy), or find that it is ours
+ * already. 1: in the set; 0: gone, skip it; -1: errno (may not trace it). */
 static int seize(struct ptrace_set *ps, pid_t tid) {
-  if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACECLONE) == 0) {
+  struct seize_op op = {ps, tid};
+  if (privilege_attach(ps->pid, tid, seize_attach, seize_undo, &op) == 0) {
     if (add(ps, tid, T_RUNNING) < 0) {
       ptrace(PTRACE_DETACH, tid, 0, 0); /* nothing to stop yet: plain detach */
       errno = ENOMEM;
@@ -301,9 +338,12 @@ static int seize(struct ptrace_set *ps, pid_t tid) {
   if (e == ESRCH) return 0;
   if (e == EPERM || e == EACCES) {
     /* Already ours (a new thread whose clone we have not seen yet), or
-     * exiting (the kernel refuses to attach to an exiting task)? */
+     * exiting (the kernel refuses to attach to an exiting task)? One that
+     * the privilege policy refuses is not to be sampled, ours or not (a
+     * seize undone in vain left it in the set, for the final detach). */
     long tracer = tracer_of(ps->pid, tid);
-    if (tracer == (long)getpid()) {
+    char why[8];
+    if (tracer == (long)getpid() && privilege_check(ps->pid, tid, why, sizeof why) == E_OK) {
       if (add(ps, tid, T_RUNNING) < 0) {
         errno = ENOMEM;
         return -1;

@@ -237,6 +237,10 @@ static int setup(struct where *wh, char *why, size_t whylen) {
   if (kind == E_OK) kind = target_wait_python(&wh->t, o->timeout_us, &wh->rt, why, whylen);
   if (kind != E_OK) return error_report(kind, "%s", why);
   wh->r = remote_open_pid(wh->t.pid);
+  if (wh->r == NULL && errno != ENOMEM) /* a privileged run refused (remote.h) */
+    return error_report(errno == ESRCH ? E_NO_PROCESS : E_PERMISSION,
+                        "cannot read the memory of process %d: %s", (int)wh->t.pid,
+                        strerror(errno));
   wh->ps = ptrace_set_new(wh->t.pid);
   wh->u = unwinder_new(wh->t.pid);
   if (wh->r == NULL || wh->ps == NULL || wh->u == NULL || py_walker_init(&wh->w, wh->r, &wh->rt) != 0)

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "errors.h"
 #include "mojo_format.h"
+#include "privilege.h"
 #include "resolver.h"
 #include "rio.h"
 #include "session.h"
@@ -163,6 +164,9 @@ static int run(const struct args *a) {
 
 int main(int argc, char **argv) {
   error_progname = "austinp-resolve";
+  /* It reads files and writes one: it needs no privilege, and a copy
+   * installed with some must not lend it (--root, -o, debug files). */
+  if (privilege_drop_all() != E_OK) return error_status(E_INTERNAL);
   signal(SIGPIPE, SIG_IGN);
   struct args a;
   enum error_kind kind = parse_args(argc, argv, &a);

@@ -15,6 +15,7 @@
 #include "emit_where.h"
 #include "errors.h"
 #include "log.h"
+#include "privilege.h"
 #include "py_discover.h"
 #include "proc_set.h"
 #include "proc_tree.h"
@@ -82,7 +83,9 @@ static int where_children(pid_t root, bool color) {
   for (size_t i = 1; i < tree.n; i++) {
     char why[256];
     struct py_runtime rt;
-    if (py_discover(tree.members[i], &rt, why, sizeof why) != E_OK) continue;
+    if (privilege_check(tree.members[i], 0, why, sizeof why) != E_OK ||
+        py_discover(tree.members[i], &rt, why, sizeof why) != E_OK)
+      continue;
     shown += where_one(&rt, "child", color) == 0;
     py_runtime_free(&rt);
   }
@@ -208,6 +211,8 @@ static int run_sampler(const struct options *o) {
 
 int main(int argc, char **argv) {
   error_progname = "austin";
+  /* Before anything else: a privileged start becomes its user (privilege.h). */
+  if (privilege_init() != E_OK) return error_status(E_INTERNAL);
   log_open("austin");
   struct options o;
   enum error_kind kind = cli_parse(argc, argv, 100, &o);

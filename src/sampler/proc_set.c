@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "privilege.h"
 #include "proc_set.h"
 #include "proc_stat.h"
 
@@ -21,10 +22,11 @@ void sampled_proc_close(struct sampled_proc *p) {
   free(p);
 }
 
-/* A walker on p's runtime; 0 on success. */
+/* A walker on p's runtime; 0 on success, -1 with errno (remote.h). */
 static int open_walker(struct sampled_proc *p) {
   p->r = remote_open_pid(p->pid);
   if (p->r == NULL) return -1;
+  errno = ENOMEM;
   if (py_walker_init(&p->w, p->r, &p->rt) != 0) {
     py_walker_free(&p->w);
     remote_close(p->r);
@@ -45,15 +47,19 @@ struct sampled_proc *sampled_proc_open(pid_t pid, bool child,
   }
   p->pid = pid;
   p->child = child;
-  *kind = py_discover_known(pid, known, nknown, &p->rt, why, sizeof why);
+  /* A privileged run reads only what its user could (privilege.h); a
+   * child may have run a setuid program. */
+  *kind = privilege_check(pid, 0, why, sizeof why);
+  if (*kind == E_OK) *kind = py_discover_known(pid, known, nknown, &p->rt, why, sizeof why);
   if (*kind != E_OK) {
     free(p);
     return NULL;
   }
   if (open_walker(p) != 0) {
+    int err = errno;
     py_runtime_free(&p->rt);
     free(p);
-    *kind = E_INTERNAL;
+    *kind = err == EPERM ? E_PERMISSION : err == ESRCH ? E_NO_PROCESS : E_INTERNAL;
     return NULL;
   }
   /* A runtime with no thread yet is still starting: not ours to read. */
@@ -155,6 +161,11 @@ static void try_pending(struct proc_set *ps, size_t i, uint64_t now_us) {
     remove_pending(ps, i);
     return;
   }
+  /* A privileged run never samples a child that its user may not read (it
+   * ran a setuid program), but looks again as for any other child: one
+   * that drops its privilege and runs exec may be read then. Said once. */
+  if (kind == E_PERMISSION && privilege_active() && pp->backoff_us == PROC_SET_RETRY_MIN_US)
+    log_msg(LOG_INFO, "child process %d not sampled: its user may not read it", (int)pp->pid);
   /* Not Python (yet), or unreadable: look again later, less and less
    * often; its children are searched meanwhile. */
   pp->next_try_us = now_us + pp->backoff_us;

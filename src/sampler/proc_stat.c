@@ -65,6 +65,28 @@ int proc_stat_parse(const char *text, char *state, pid_t *ppid) {
   return 0;
 }
 
+int proc_stat_field(const char *text, int field, uint64_t *out) {
+  /* After the last ')' (see proc_stat_parse) comes field 3. */
+  const char *p = strrchr(text, ')');
+  if (p == NULL || field < 3) return -1;
+  p++;
+  for (int f = 3; f <= field; f++) {
+    if (*p != ' ') return -1;
+    p++;
+    if (f == field) break;
+    while (*p != ' ' && *p != '\0' && *p != '\n') p++;
+  }
+  uint64_t v = 0;
+  int digits = 0;
+  for (; *p >= '0' && *p <= '9'; p++, digits++) {
+    if (digits == 20 || v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) return -1;
+    v = v * 10 + (uint64_t)(*p - '0');
+  }
+  if (digits == 0 || (*p != ' ' && *p != '\0' && *p != '\n')) return -1;
+  *out = v;
+  return 0;
+}
+
 int proc_stat_state(pid_t pid, pid_t tid, char *state, pid_t *ppid) {
   char buf[512];
   if (proc_task_read(pid, tid, "stat", buf, sizeof buf) < 0) return -1;

@@ -3,6 +3,7 @@
 #define PROC_STAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Enough for any path proc_task_path writes with a short leaf. */
@@ -26,6 +27,11 @@ int proc_stat_state(pid_t pid, pid_t tid, char *state, pid_t *ppid);
 
 /* The same from the text of a stat file (NUL-ended). Pure. */
 int proc_stat_parse(const char *text, char *state, pid_t *ppid);
+
+/* Field `field` (numbered from 1 as in proc(5); 3, the state, or later)
+ * of the text of a stat file, as an unsigned number. 0, or -1 when the
+ * text has no such field or it is not a number. Pure. */
+int proc_stat_field(const char *text, int field, uint64_t *out);
 
 /* The number after "key:" in the text of a status file (NUL-ended), -1
  * when absent or not a number. The key must start a line: the Name line

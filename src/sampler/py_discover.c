@@ -169,10 +169,12 @@ static enum error_kind select_layout(struct py_runtime *rt, char *why,
   }
   if (py_debug_offsets_map_for(rt->major, rt->minor) != NULL) {
     struct remote *r = remote_open_pid(rt->pid);
-    if (r == NULL) return E_INTERNAL;
+    /* NULL: out of memory, or a privileged run refused (remote.h). */
+    if (r == NULL && errno == ENOMEM) return E_INTERNAL;
     uint64_t hexversion = 0;
-    int rc = py_layout_from_debug_offsets(r, rt->runtime_addr, rt->major,
-                                          rt->minor, &rt->layout, &hexversion);
+    int rc = r == NULL ? -1
+                       : py_layout_from_debug_offsets(r, rt->runtime_addr, rt->major,
+                                                      rt->minor, &rt->layout, &hexversion);
     int saved = errno;
     remote_close(r);
     if (rc == 0) {

@@ -1,30 +1,33 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
+#include "privilege.h"
 #include "remote.h"
+#include "remote_priv.h"
 
 /* ---- live process ------------------------------------------------------ */
 
-static int live_read(struct remote *r, uint64_t addr, void *buf, size_t len) {
+int remote_vm_read(pid_t pid, uint64_t addr, void *buf, size_t len) {
   struct iovec local = {buf, len};
   struct iovec remote = {(void *)(uintptr_t)addr, len};
-  ssize_t n = process_vm_readv(r->pid, &local, 1, &remote, 1, 0);
+  ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
   if (n == (ssize_t)len) return 0;
   if (n >= 0) errno = EFAULT; /* partial read: the range crosses a hole */
   return -1;
 }
 
-static int live_readv(struct remote *r, const struct remote_iov *iov, size_t n) {
+int remote_vm_readv(pid_t pid, const struct remote_iov *iov, size_t n) {
   struct iovec local[REMOTE_IOV_MAX] = {{0}}, remote[REMOTE_IOV_MAX] = {{0}};
   if (n > REMOTE_IOV_MAX) n = REMOTE_IOV_MAX;
   for (size_t i = 0; i < n; i++) {
     local[i] = (struct iovec){iov[i].buf, iov[i].len};
     remote[i] = (struct iovec){(void *)(uintptr_t)iov[i].addr, iov[i].len};
   }
-  ssize_t got = process_vm_readv(r->pid, local, n, remote, n, 0);
+  ssize_t got = process_vm_readv(pid, local, n, remote, n, 0);
   if (got < 0) return -1;
   /* The kernel stops at the first range it cannot read. */
   size_t done = 0, bytes = (size_t)got;
@@ -36,11 +39,20 @@ static int live_readv(struct remote *r, const struct remote_iov *iov, size_t n) 
   return (int)done;
 }
 
+static int live_read(struct remote *r, uint64_t addr, void *buf, size_t len) {
+  return remote_vm_read(r->pid, addr, buf, len);
+}
+
+static int live_readv(struct remote *r, const struct remote_iov *iov, size_t n) {
+  return remote_vm_readv(r->pid, iov, n);
+}
+
 static void live_close(struct remote *r) { free(r); }
 
 static const struct remote_ops live_ops = {live_read, live_readv, live_close};
 
 struct remote *remote_open_pid(pid_t pid) {
+  if (privilege_active()) return remote_open_privileged(pid);
   struct remote *r = calloc(1, sizeof *r);
   if (r == NULL) return NULL;
   r->ops = &live_ops;

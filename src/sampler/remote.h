@@ -44,7 +44,10 @@ struct remote {
   uint64_t reads;     /* number of read calls, for statistics */
 };
 
-/* Open a live process. The returned remote reads with process_vm_readv. */
+/* Open a live process. The returned remote reads with process_vm_readv;
+ * in a privileged run (privilege.h), as remote_priv.h says. NULL with
+ * errno: ENOMEM, or in a privileged run EPERM (the policy refuses the
+ * process) or ESRCH (no such process). */
 struct remote *remote_open_pid(pid_t pid);
 
 /* A recorded image: a list of (address, bytes) ranges held in memory.

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "privilege.h"
 #include "proc_stat.h"
 #include "target.h"
 
@@ -37,7 +38,9 @@ enum error_kind target_launch(char **argv, bool quiet_stdout, struct target *t,
       if (null >= 0) dup2(null, STDOUT_FILENO);
     }
     signal(SIGPIPE, SIG_DFL);
-    execvp(argv[0], argv);
+    /* A privileged run hands none of its privilege to what it launches
+     * (a failure is reported as the exec's: EPERM). */
+    if (privilege_drop_for_exec() == 0) execvp(argv[0], argv);
     int err = errno;
     if (write(pipefd[1], &err, sizeof err) < 0) _exit(127);
     _exit(127);

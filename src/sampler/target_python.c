@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "privilege.h"
 #include "py_walk.h"
 #include "target_python.h"
 
@@ -16,14 +17,25 @@ enum error_kind target_wait_python(struct target *t, uint64_t timeout_us,
   unsigned not_ready = 0;
   for (;;) {
     if (!discovered) {
-      enum error_kind kind = py_discover(t->pid, rt, why, whylen);
+      /* A privileged run reads only what its user could (privilege.h). */
+      enum error_kind kind = privilege_check(t->pid, 0, why, whylen);
+      if (kind == E_OK) kind = py_discover(t->pid, rt, why, whylen);
       if (kind == E_OK) discovered = true;
       else if (kind != E_NOT_PYTHON && !(kind == E_NO_PROCESS && t->launched))
         return kind;
     }
     if (discovered) {
       struct remote *r = remote_open_pid(t->pid);
-      if (r == NULL) return E_INTERNAL;
+      if (r == NULL) {
+        int err = errno;
+        py_runtime_free(rt);
+        if (err != EPERM && err != ESRCH) return E_INTERNAL;
+        /* Privileged: refused by the policy (which says why) or the kernel. */
+        if (privilege_check(t->pid, 0, why, whylen) == E_OK)
+          snprintf(why, whylen, "cannot read the memory of process %d: %s", (int)t->pid,
+                   strerror(err));
+        return err == ESRCH ? E_NO_PROCESS : E_PERMISSION;
+      }
       struct py_walker w;
       if (py_walker_init(&w, r, rt) != 0) {
         py_walker_free(&w);

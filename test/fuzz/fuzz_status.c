@@ -1,5 +1,6 @@
 /* Fuzz target: the parsers of /proc/PID/stat and /proc/PID/status text
- * (proc_stat_parse, proc_status_number). The input is taken as one file
+ * (proc_stat_parse, proc_stat_field, proc_status_number, and the Uid:/Gid:
+ * lines of the privilege policy, privilege_parse_ids). The input is taken as one file
  * of each, NUL-ended as proc_task_read leaves it. A key is found only at
  * the start of a line, so a thread's name cannot spell one. */
 #include <stdint.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "privilege.h"
 #include "proc_stat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,6 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (tracer >= 0)
     require(strncmp(text, "TracerPid:", 10) == 0 || strstr(text, "\nTracerPid:") != NULL,
             "a key found inside a line");
+  uint64_t field;
+  (void)proc_stat_field(text, 28, &field);
+  unsigned long ids[4];
+  if (privilege_parse_ids(text, "Uid", ids) == 0) {
+    for (int i = 0; i < 4; i++) require(ids[i] <= 0xffffffffUL, "an id beyond 32 bits");
+    require(strncmp(text, "Uid:", 4) == 0 || strstr(text, "\nUid:") != NULL,
+            "ids found inside a line");
+  }
   free(text);
   return 0;
 }

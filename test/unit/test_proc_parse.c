@@ -43,11 +43,31 @@ static void status_key_starts_a_line(void **state) {
   assert_int_equal(proc_status_number("", "TracerPid"), -1);
 }
 
+static void stat_fields_after_last_paren(void **state) {
+  (void)state;
+  uint64_t v = 0;
+  /* Fields 3 (state), 4 (ppid), 5; the name may hold ") 9 9". */
+  const char *text = "42 (a) 9 9) S 17 5 6\n";
+  assert_int_equal(proc_stat_field(text, 4, &v), 0);
+  assert_int_equal(v, 17);
+  assert_int_equal(proc_stat_field(text, 6, &v), 0);
+  assert_int_equal(v, 6);
+  assert_int_equal(proc_stat_field(text, 3, &v), -1); /* 'S' is no number */
+  assert_int_equal(proc_stat_field(text, 7, &v), -1); /* no such field */
+  assert_int_equal(proc_stat_field(text, 2, &v), -1);
+  assert_int_equal(proc_stat_field("1 (a) S 18446744073709551615", 4, &v), 0);
+  assert_int_equal(v, UINT64_MAX);
+  assert_int_equal(proc_stat_field("1 (a) S 18446744073709551616", 4, &v), -1);
+  assert_int_equal(proc_stat_field("1 (a) S 12x", 4, &v), -1);
+  assert_int_equal(proc_stat_field("1 a S 1", 4, &v), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(stat_state_after_last_paren),
       cmocka_unit_test(stat_parent_pid_bounded),
       cmocka_unit_test(status_key_starts_a_line),
+      cmocka_unit_test(stat_fields_after_last_paren),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
