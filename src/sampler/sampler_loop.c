@@ -48,13 +48,28 @@ static int64_t resident_bytes(pid_t pid) {
   return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }
 
-/* The memory delta goes, once per round, to a thread that is running:
- * Austin gives it to the thread holding the GIL, and the one running is
- * the one that can hold it. A round where none runs takes no delta: the
- * change is reported, whole, with the next running thread. */
+/* Does this sample take its process's memory delta of the round? As in
+ * Austin, the thread holding the GIL does: it is the one that can be
+ * allocating Python objects; a thread running C code without the GIL,
+ * or waiting for it, does not. When no thread holds the GIL (all run C
+ * code, or sleep) or it cannot be read, the first thread found running
+ * does: the change can only come from a running thread, and a delta held
+ * back would later be given to a holder that did not cause it. A thread
+ * seen idle never takes it, not even the holder: it let the GIL go after
+ * the GIL was read, or it is blocked holding it and changes nothing. A
+ * round that gives the delta to none (the holder was not sampled) hands
+ * the change, whole, to the next one.
+ *
+ * Sub-interpreters with GILs of their own (3.12+) can have several
+ * holders at once, but the resident size is the process's: the delta
+ * still goes once per round, to the first holder met in the walk. */
+static bool takes_memory_delta(const struct sample *s) {
+  return !s->idle && s->gil != SAMPLE_GIL_OTHER;
+}
+
 static void take_memory_delta(struct round *rd, struct sample *s) {
   s->mem_delta = 0;
-  if (rd->mem_taken || s->idle) return;
+  if (rd->mem_taken || !takes_memory_delta(s)) return;
   int64_t rss = resident_bytes(rd->p->pid);
   if (rss < 0) return;
   rd->mem_taken = true;
@@ -70,7 +85,8 @@ bool sample_policy_wanted(const struct options *o, const struct sample *s) {
   return true;
 }
 
-/* austinp's: one process, the same rule for the memory delta. */
+/* austinp's: one process, the same rule for the memory delta (the GIL is
+ * read by py_walk_thread while the thread is stopped). */
 void sample_policy_init(struct sample_policy *p, const struct options *o, pid_t pid) {
   *p = (struct sample_policy){o, pid, resident_bytes(pid), false};
 }
@@ -80,7 +96,7 @@ void sample_policy_round(struct sample_policy *p) { p->mem_taken = false; }
 bool sample_policy_keep(struct sample_policy *p, struct sample *s) {
   const struct options *o = p->o;
   s->mem_delta = 0;
-  if ((o->memory || o->full) && !p->mem_taken && !s->idle) {
+  if ((o->memory || o->full) && !p->mem_taken && takes_memory_delta(s)) {
     int64_t rss = resident_bytes(p->pid);
     if (rss >= 0) {
       p->mem_taken = true;
@@ -94,6 +110,7 @@ bool sample_policy_keep(struct sample_policy *p, struct sample *s) {
 void sample_policy_walker(const struct options *o, struct py_walker *w) {
   w->want_idle = o->sleepless || o->full || o->memory;
   w->want_gc = o->gc;
+  w->want_gil = o->memory || o->full;
 }
 
 static int on_sample(struct sample *s, void *ctx) {
@@ -102,11 +119,12 @@ static int on_sample(struct sample *s, void *ctx) {
   if (rd->p->child && !proc_set_own_thread(rd->p, s->tid)) return 0;
   rd->st->samples++;
   if (s->invalid) rd->st->invalid++;
+  /* A thread with no Python frame (not started, or finishing) has nothing
+   * to attribute its time to; nor its memory delta, which is left to the
+   * next thread rather than lost with a sample never written. */
+  if (s->nframes == 0 && !s->invalid) return 0;
   if (o->memory || o->full) take_memory_delta(rd, s);
   if (!sample_policy_wanted(o, s)) return 0;
-  /* A thread with no Python frame (not started, or finishing) has nothing
-   * to attribute its time to. */
-  if (s->nframes == 0 && !s->invalid) return 0;
   emit_sample(rd->e, s);
   if (ferror(rd->e->out)) {
     rd->write_failed = true;
@@ -197,9 +215,11 @@ enum loop_end sampler_run(struct proc_set *ps, const struct options *o,
   uint64_t last = st->start_us - o->interval_us, next = st->start_us;
   ps->want_idle = o->sleepless || o->full || o->memory;
   ps->want_gc = o->gc;
+  ps->want_gil = o->memory || o->full;
   for (size_t i = 0; i < ps->n; i++) {
     ps->procs[i]->w.want_idle = ps->want_idle;
     ps->procs[i]->w.want_gc = ps->want_gc;
+    ps->procs[i]->w.want_gil = ps->want_gil;
   }
 
   for (;;) {
