@@ -39,12 +39,17 @@ struct round {
   struct sampling_stats *st;
 };
 
-/* Resident memory of a process, in bytes, or -1 when unreadable. */
-static int64_t resident_bytes(pid_t pid) {
+/* Resident memory of a process, in bytes, or -1 when unreadable; read
+ * through thread tid (0: the main thread), whose memory it is. Not through
+ * the main thread alone: once that thread has let the memory go (it ended,
+ * or the process is exiting while other threads are still read) the kernel
+ * writes zeros there, and a delta to zero would be the whole process's. A
+ * thread that shows no resident page is in the same case. */
+static int64_t resident_bytes(pid_t pid, uint64_t tid) {
   char buf[128];
-  if (proc_task_read(pid, 0, "statm", buf, sizeof buf) <= 0) return -1;
+  if (proc_task_read(pid, (pid_t)tid, "statm", buf, sizeof buf) <= 0) return -1;
   long long size, resident;
-  if (sscanf(buf, "%lld %lld", &size, &resident) != 2) return -1;
+  if (sscanf(buf, "%lld %lld", &size, &resident) != 2 || resident <= 0) return -1;
   return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }
 
@@ -70,7 +75,7 @@ static bool takes_memory_delta(const struct sample *s) {
 static void take_memory_delta(struct round *rd, struct sample *s) {
   s->mem_delta = 0;
   if (rd->mem_taken || !takes_memory_delta(s)) return;
-  int64_t rss = resident_bytes(rd->p->pid);
+  int64_t rss = resident_bytes(rd->p->pid, s->tid);
   if (rss < 0) return;
   rd->mem_taken = true;
   s->mem_delta = rss - rd->p->last_rss;
@@ -88,7 +93,7 @@ bool sample_policy_wanted(const struct options *o, const struct sample *s) {
 /* austinp's: one process, the same rule for the memory delta (the GIL is
  * read by py_walk_thread while the thread is stopped). */
 void sample_policy_init(struct sample_policy *p, const struct options *o, pid_t pid) {
-  *p = (struct sample_policy){o, pid, resident_bytes(pid), false};
+  *p = (struct sample_policy){o, pid, resident_bytes(pid, 0), false};
 }
 
 void sample_policy_round(struct sample_policy *p) { p->mem_taken = false; }
@@ -97,7 +102,7 @@ bool sample_policy_keep(struct sample_policy *p, struct sample *s) {
   const struct options *o = p->o;
   s->mem_delta = 0;
   if ((o->memory || o->full) && !p->mem_taken && takes_memory_delta(s)) {
-    int64_t rss = resident_bytes(p->pid);
+    int64_t rss = resident_bytes(p->pid, s->tid);
     if (rss >= 0) {
       p->mem_taken = true;
       s->mem_delta = rss - p->last_rss;
@@ -167,7 +172,7 @@ static bool walk_process(struct round *rd, struct sampled_proc *p, struct sample
   rd->mem_taken = false;
   if ((rd->o->memory || rd->o->full) && !p->rss_known) {
     /* The first reading is the baseline: no delta before it. */
-    p->last_rss = resident_bytes(p->pid);
+    p->last_rss = resident_bytes(p->pid, 0);
     p->rss_known = p->last_rss >= 0;
   }
   return py_walk_all(&p->w, scratch, on_sample, rd) < 0;
