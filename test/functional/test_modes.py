@@ -163,13 +163,14 @@ def check_gil_deltas(samples, ids, path, lines):
     assert sum(abs(d) for _, d in at) >= 0.9 * total, (at, total)
     # Each cycle grows by size and drops by size; what a round misses shows
     # in the next one. On a loaded machine the sampler may start late, or
-    # miss a whole cycle in one late round: at least two cycles are seen.
+    # miss a whole cycle in one late round (austinp's rounds, which wait for
+    # each thread to stop, more so): at least one cycle is seen.
     grown = sum(d for _, d in at if d > 0)
     released = sum(d for _, d in at if d < 0)
     seen = "%d samples, %d in the cycles, of which %d of alloc: %r" % (
         len(samples), len(during), len(at), [x for x in at if x[1]])
-    assert 1.5 * size <= grown <= 1.5 * cycles * size, (grown, seen)
-    assert -1.5 * cycles * size <= released <= -1.5 * size, (released, seen)
+    assert 0.9 * size <= grown <= 1.5 * cycles * size, (grown, seen)
+    assert -1.5 * cycles * size <= released <= -0.9 * size, (released, seen)
     if not lines:
         return
     # Growth while allocating or holding the block, drops while releasing

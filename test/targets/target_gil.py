@@ -86,14 +86,19 @@ def main():
     alloc = threading.Thread(target=run_alloc, args=(go, cycles), name="alloc")
     alloc.start()
     ids["alloc"] = alloc.native_id
+    busy = []
     for name in ("hash1", "hash2"):
         ready = threading.Event()
-        threading.Thread(target=run_hash, args=(ready, ids, name), name=name,
-                         daemon=True).start()
+        t = threading.Thread(target=run_hash, args=(ready, ids, name), name=name, daemon=True)
+        t.start()
         ready.wait()
-    # Let both get into their call. Spin rather than sleep: from here on a
-    # thread holds the GIL, this one and then "alloc" (but for a little I/O).
-    spin(0.05)
+        busy.append(time.pthread_getcpuclockid(t.ident))
+    # Spin (from here on a thread holds the GIL, this one and then "alloc",
+    # but for a little I/O) until both are inside their call: there, and
+    # only there, they use CPU time by the millisecond.
+    deadline = time.monotonic() + 30
+    while min(time.clock_gettime(c) for c in busy) < 0.005 and time.monotonic() < deadline:
+        spin(0.001)
     write_ids(ids_path, ids)
     go.set()
     alloc.join()  # it ends the process
