@@ -150,7 +150,7 @@ def check_gil_deltas(samples, ids, path, lines):
     # found running); after, the process exits and its memory goes.
     cycle = [i for i, (tid, frames, _, _) in enumerate(samples)
              if tid == ids["alloc"] and run_alloc_line(frames, path) in cycle_lines]
-    assert cycle, "no sample of the allocating thread in its cycles"
+    assert cycle, "no sample of the allocating thread in its cycles (-m: no delta went to it)"
     during = samples[cycle[0]:cycle[-1] + 1]
 
     busy = [d for tid, _, _, d in during if tid in (ids["hash1"], ids["hash2"]) and d]
