@@ -74,6 +74,15 @@ int main(void) {
 #else
   ABSENT(runtime_gc_collecting);
 #endif
+#if PY_VERSION_HEX < 0x030C0000
+  /* One GIL for the whole runtime (3.9 and 3.10 built with
+   * EXPERIMENTAL_ISOLATED_SUBINTERPRETERS, which we do not support, move it). */
+  FIELD(runtime_gil_locked, offsetof(_PyRuntimeState, ceval.gil.locked));
+  FIELD(runtime_gil_holder, offsetof(_PyRuntimeState, ceval.gil.last_holder));
+#else
+  ABSENT(runtime_gil_locked);
+  ABSENT(runtime_gil_holder);
+#endif
 
   /* PyInterpreterState */
   FIELD(interp_size, sizeof(PyInterpreterState));
@@ -88,6 +97,19 @@ int main(void) {
   ABSENT(interp_gc_collecting);
 #else
   FIELD(interp_gc_collecting, offsetof(PyInterpreterState, gc.collecting));
+#endif
+#if PY_VERSION_HEX >= 0x030C0000
+  /* From 3.12 each interpreter points at the GIL it uses: its own _gil, or
+   * the main interpreter's when it shares it. */
+  FIELD(interp_gil, offsetof(PyInterpreterState, ceval.gil));
+  FIELD(interp_own_gil, offsetof(PyInterpreterState, _gil));
+  FIELD(interp_gil_locked, offsetof(PyInterpreterState, _gil.locked));
+  FIELD(interp_gil_holder, offsetof(PyInterpreterState, _gil.last_holder));
+#else
+  ABSENT(interp_gil);
+  ABSENT(interp_own_gil);
+  ABSENT(interp_gil_locked);
+  ABSENT(interp_gil_holder);
 #endif
 
   /* PyThreadState */
@@ -183,12 +205,18 @@ int main(void) {
   printf("debug_offsets_size %ld\n", (long)sizeof(_Py_DebugOffsets));
   DBG(runtime_interpreters_head, runtime_state.interpreters_head);
   DBG_ABSENT(runtime_gc_collecting);
+  DBG_ABSENT(runtime_gil_locked);
+  DBG_ABSENT(runtime_gil_holder);
   DBG(interp_size, interpreter_state.size);
   DBG(interp_id, interpreter_state.id);
   DBG(interp_next, interpreter_state.next);
   DBG(interp_threads_head, interpreter_state.threads_head);
   /* interpreter_state.gc + gc.collecting: no single entry */
   DBG_ABSENT(interp_gc_collecting);
+  DBG(interp_gil, interpreter_state.ceval_gil);
+  DBG(interp_own_gil, interpreter_state.gil_runtime_state);
+  DBG(interp_gil_locked, interpreter_state.gil_runtime_state_locked);
+  DBG(interp_gil_holder, interpreter_state.gil_runtime_state_holder);
   DBG(tstate_size, thread_state.size);
   DBG(tstate_next, thread_state.next);
   DBG(tstate_interp, thread_state.interp);
@@ -231,6 +259,10 @@ int main(void) {
   INIT(interp_id, interpreter_state.id);
   INIT(interp_next, interpreter_state.next);
   INIT(interp_threads_head, interpreter_state.threads_head);
+  INIT(interp_gil, interpreter_state.ceval_gil);
+  INIT(interp_own_gil, interpreter_state.gil_runtime_state);
+  INIT(interp_gil_locked, interpreter_state.gil_runtime_state_locked);
+  INIT(interp_gil_holder, interpreter_state.gil_runtime_state_holder);
   INIT(tstate_size, thread_state.size);
   INIT(tstate_next, thread_state.next);
   INIT(tstate_interp, thread_state.interp);

@@ -151,6 +151,7 @@ static void try_pending(struct proc_set *ps, size_t i, uint64_t now_us) {
   if (p != NULL) {
     p->w.want_idle = ps->want_idle;
     p->w.want_gc = ps->want_gc;
+    p->w.want_gil = ps->want_gil;
     py_walker_set_heap(&p->w, ps->heap_bytes);
     ps->procs[ps->n++] = p;
     log_msg(LOG_INFO, "child process %d (Python %s) sampled", (int)p->pid, p->rt.version);

@@ -53,7 +53,7 @@ struct pending_proc {
 struct proc_set {
   struct target *root;     /* the run's target (launched or attached) */
   bool children;           /* -C */
-  bool want_idle, want_gc; /* given to every walker */
+  bool want_idle, want_gc, want_gil; /* given to every walker */
   struct sampled_proc *procs[PROC_SET_MAX];
   size_t n;
   struct proc_tree tree;

@@ -103,6 +103,34 @@ static int layout_plausible(const struct py_layout *l) {
   return 1;
 }
 
+/* The locked flag (an int) and the last holder (a pointer) of a GIL lie in
+ * its first bytes, apart. */
+#define GIL_FIELDS_SPAN 256
+
+static int disjoint(int32_t a, int32_t alen, int32_t b, int32_t blen) {
+  return a + alen <= b || b + blen <= a;
+}
+
+/* The GIL fields taken from the target: all or none, inside the
+ * interpreter state, the flag and the holder inside the GIL's first bytes
+ * and apart. */
+static int gil_plausible(const struct py_layout *l) {
+  const int32_t f[] = {l->interp_gil, l->interp_own_gil, l->interp_gil_locked,
+                       l->interp_gil_holder};
+  int present = 0;
+  for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+    if (f[i] >= 0 && !inside(f[i], l->interp_size)) return 0;
+    present += f[i] >= 0;
+  }
+  if (present == 0) return 1;
+  if (present != 4) return 0;
+  int32_t locked = l->interp_gil_locked - l->interp_own_gil;
+  int32_t holder = l->interp_gil_holder - l->interp_own_gil;
+  return locked >= 0 && locked <= GIL_FIELDS_SPAN - 4 && holder >= 0 &&
+         holder <= GIL_FIELDS_SPAN - 8 && disjoint(locked, 4, holder, 8) &&
+         disjoint(l->interp_gil, 8, l->interp_own_gil, GIL_FIELDS_SPAN);
+}
+
 int py_layout_from_debug_offsets(struct remote *r, uint64_t addr, int major,
                                  int minor, struct py_layout *out,
                                  uint64_t *hexversion) {
@@ -151,6 +179,10 @@ int py_layout_from_debug_offsets(struct remote *r, uint64_t addr, int major,
   if (load_u64(buf + DEBUG_FREE_THREADED_POS) != 0 && map->interp_gc_collecting < 0)
     l.interp_gc_collecting = -1;
 
+  /* Without the GIL the sampler still works (the memory delta falls back to
+   * a running thread): implausible GIL entries are dropped, not fatal. */
+  if (!gil_plausible(&l))
+    l.interp_gil = l.interp_own_gil = l.interp_gil_locked = l.interp_gil_holder = -1;
   if (!layout_plausible(&l)) return -1;
   *out = l;
   return 0;

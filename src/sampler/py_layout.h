@@ -30,12 +30,18 @@ enum frame_model {
   /* _PyRuntimeState */                                                     \
   X(runtime_interpreters_head)                                              \
   X(runtime_gc_collecting) /* 3.8 only: gc state lives in the runtime */    \
+  X(runtime_gil_locked)   /* 3.8-3.11: the one GIL, _PyRuntime.ceval.gil */ \
+  X(runtime_gil_holder)   /* its last_holder: a PyThreadState address */    \
   /* PyInterpreterState */                                                  \
   X(interp_size)                                                            \
   X(interp_id)                                                              \
   X(interp_next)                                                            \
   X(interp_threads_head)                                                    \
   X(interp_gc_collecting) /* from interp (3.9+) or the runtime (3.8) */     \
+  X(interp_gil)           /* 3.12+: ceval.gil, the GIL it runs under */     \
+  X(interp_own_gil)       /* 3.12+: _gil, its own (used unless shared) */   \
+  X(interp_gil_locked)    /* 3.12+: _gil.locked */                          \
+  X(interp_gil_holder)    /* 3.12+: _gil.last_holder */                     \
   /* PyThreadState */                                                       \
   X(tstate_size)                                                            \
   X(tstate_next)                                                            \

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "py_gil.h"
 #include "py_walk.h"
 
 int py_walker_init(struct py_walker *w, struct remote *r,
@@ -385,16 +386,23 @@ static uint64_t native_tid(struct py_walker *w, const uint8_t *tstate) {
 
 /* The part of a thread state we read: up to the last field we need. */
 static size_t tstate_length(const struct py_layout *l) {
-  int32_t offs[] = {l->tstate_next, l->tstate_frame, l->tstate_thread_id,
-                    l->tstate_native_thread_id, l->tstate_datastack_chunk,
-                    l->tstate_datastack_top};
+  int32_t offs[] = {l->tstate_next, l->tstate_interp, l->tstate_frame,
+                    l->tstate_thread_id, l->tstate_native_thread_id,
+                    l->tstate_datastack_chunk, l->tstate_datastack_top};
   return (size_t)max_offset(offs, sizeof offs / sizeof *offs) + 8;
 }
 
+/* What the threads of one interpreter share, read once per walk. */
+struct interp_view {
+  int64_t iid;
+  bool gc;            /* its garbage collector was collecting */
+  struct py_gil gil;  /* who held its GIL (want_gil) */
+};
+
 /* Called for each thread state with its head already read; non-zero
  * stops the iteration. */
-typedef int (*thread_fn)(struct py_walker *w, int64_t iid, bool gc, uint64_t thread,
-                         const uint8_t *tstate, void *ctx);
+typedef int (*thread_fn)(struct py_walker *w, const struct interp_view *iv,
+                         uint64_t thread, const uint8_t *tstate, void *ctx);
 
 /* Where the "collecting" flag of an interpreter's garbage collector lives
  * (in the runtime for 3.8, in each interpreter after), or 0 when not
@@ -434,11 +442,15 @@ static int each_thread(struct py_walker *w, thread_fn fn, void *ctx) {
     uint64_t gc_addr = gc_flag_address(w, interp);
     if (gc_addr != 0) iov[n++].addr = gc_addr;
     if (remote_readv(w->r, iov, n) != (int)n) return visited ? visited : -1;
+    struct interp_view iv = {iid, collecting != 0, {false, false, 0}};
+    /* Read before its threads, so that all of them are judged by one
+     * reading. */
+    if (w->want_gil) py_gil_read(w->r, w->rt, interp, &iv.gil);
 
     for (unsigned nt = 0; thread != 0 && nt < PY_WALK_MAX_THREADS; nt++) {
       if (remote_read(w->r, thread, tstate, tlen) != 0) break;
       visited++;
-      if (fn(w, iid, collecting != 0, thread, tstate, ctx)) return visited;
+      if (fn(w, &iv, thread, tstate, ctx)) return visited;
       uint64_t next = u64_at(tstate, l->tstate_next);
       if (next == thread) break;
       thread = next;
@@ -451,11 +463,12 @@ static int each_thread(struct py_walker *w, thread_fn fn, void *ctx) {
 
 /* Sample one thread whose state head is in `tstate` into s. Returns false
  * for a thread that has not started (no id yet): nothing to sample. */
-static bool sample_thread(struct py_walker *w, int64_t iid, bool gc, uint64_t thread,
-                          uint8_t *tstate, struct sample *s) {
+static bool sample_thread(struct py_walker *w, const struct interp_view *iv,
+                          uint64_t thread, uint8_t *tstate, struct sample *s) {
   s->pid = w->rt->pid;
-  s->iid = iid;
-  s->gc = gc;
+  s->iid = iv->iid;
+  s->gc = iv->gc;
+  s->gil = w->want_gil ? py_gil_of(&iv->gil, thread) : SAMPLE_GIL_UNKNOWN;
   s->tstate = thread;
   s->tid = native_tid(w, tstate);
   s->nframes = 0;
@@ -483,12 +496,12 @@ struct all_ctx {
   int sampled;
 };
 
-static int all_fn(struct py_walker *w, int64_t iid, bool gc, uint64_t thread,
+static int all_fn(struct py_walker *w, const struct interp_view *iv, uint64_t thread,
                   const uint8_t *tstate, void *ctx) {
   struct all_ctx *a = ctx;
   uint8_t copy[4096];
   memcpy(copy, tstate, tstate_length(&w->rt->layout));
-  if (!sample_thread(w, iid, gc, thread, copy, a->s)) return 0;
+  if (!sample_thread(w, iv, thread, copy, a->s)) return 0;
   a->sampled++;
   int stop = a->cb(a->s, a->ctx);
   py_code_cache_sweep(&w->codes);
@@ -507,10 +520,10 @@ struct list_ctx {
   int max, n;
 };
 
-static int list_fn(struct py_walker *w, int64_t iid, bool gc, uint64_t thread,
+static int list_fn(struct py_walker *w, const struct interp_view *iv, uint64_t thread,
                    const uint8_t *tstate, void *ctx) {
-  (void)gc;
   struct list_ctx *c = ctx;
+  int64_t iid = iv->iid;
   uint64_t tid = native_tid(w, tstate);
   if (tid == 0) return 0;
   /* A thread state made for a thread that has not run yet carries its
@@ -539,6 +552,11 @@ int py_walk_thread(struct py_walker *w, const struct py_thread_ref *t,
   size_t tlen = tstate_length(&w->rt->layout);
   if (tlen > sizeof tstate || remote_read(w->r, t->tstate, tstate, tlen) != 0)
     return -1;
-  if (!sample_thread(w, t->iid, false, t->tstate, tstate, s)) return -1;
+  struct interp_view iv = {t->iid, false, {false, false, 0}};
+  /* Read now: austinp calls this while the thread is stopped, and whether
+   * the thread holds the GIL cannot change meanwhile. */
+  if (w->want_gil && w->rt->layout.tstate_interp >= 0)
+    py_gil_read(w->r, w->rt, u64_at(tstate, w->rt->layout.tstate_interp), &iv.gil);
+  if (!sample_thread(w, &iv, t->tstate, tstate, s)) return -1;
   return 0;
 }

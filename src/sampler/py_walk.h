@@ -36,6 +36,7 @@ struct py_walker {
   struct thread_ids tids;
   bool want_idle;          /* read each thread's scheduler state */
   bool want_gc;            /* read whether each interpreter's GC collects */
+  bool want_gil;           /* read who holds each interpreter's GIL (-m, -f) */
   /* Scratch space for one thread: the frames of its chain and the heads
    * of their code objects, read in batches. */
   struct py_frame_ref *refs;

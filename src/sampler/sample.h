@@ -27,6 +27,15 @@ struct sample_frame {
   uint64_t pc;  /* FRAME_NATIVE: the instruction address */
 };
 
+/* What the GIL of the thread's interpreter said when the thread was
+ * sampled (read with -m and -f only). */
+enum sample_gil {
+  SAMPLE_GIL_UNKNOWN = 0, /* not read, or unreadable */
+  SAMPLE_GIL_FREE,        /* nobody held it */
+  SAMPLE_GIL_HELD,        /* this thread held it */
+  SAMPLE_GIL_OTHER,       /* another thread held it */
+};
+
 struct sample {
   pid_t pid;
   int64_t iid;             /* interpreter id */
@@ -36,6 +45,7 @@ struct sample {
   bool invalid;            /* the frame chain could not be read to its end */
   bool truncated;          /* more than SAMPLE_MAX_FRAMES frames */
   bool gc;                 /* its interpreter's garbage collector was collecting */
+  enum sample_gil gil;
   uint64_t metric;         /* microseconds since the previous sample */
   int64_t mem_delta;       /* bytes of resident memory gained (< 0: released)
                             * since the last delta was taken (-m, -f) */

@@ -39,23 +39,43 @@ struct round {
   struct sampling_stats *st;
 };
 
-/* Resident memory of a process, in bytes, or -1 when unreadable. */
-static int64_t resident_bytes(pid_t pid) {
+/* Resident memory of a process, in bytes, or -1 when unreadable; read
+ * through thread tid (0: the main thread), whose memory it is. Not through
+ * the main thread alone: once that thread has let the memory go (it ended,
+ * or the process is exiting while other threads are still read) the kernel
+ * writes zeros there, and a delta to zero would be the whole process's. A
+ * thread that shows no resident page is in the same case. */
+static int64_t resident_bytes(pid_t pid, uint64_t tid) {
   char buf[128];
-  if (proc_task_read(pid, 0, "statm", buf, sizeof buf) <= 0) return -1;
+  if (proc_task_read(pid, (pid_t)tid, "statm", buf, sizeof buf) <= 0) return -1;
   long long size, resident;
-  if (sscanf(buf, "%lld %lld", &size, &resident) != 2) return -1;
+  if (sscanf(buf, "%lld %lld", &size, &resident) != 2 || resident <= 0) return -1;
   return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }
 
-/* The memory delta goes, once per round, to a thread that is running:
- * Austin gives it to the thread holding the GIL, and the one running is
- * the one that can hold it. A round where none runs takes no delta: the
- * change is reported, whole, with the next running thread. */
+/* Does this sample take its process's memory delta of the round? As in
+ * Austin, the thread holding the GIL does: it is the one that can be
+ * allocating Python objects; a thread running C code without the GIL,
+ * or waiting for it, does not. When no thread holds the GIL (all run C
+ * code, or sleep) or it cannot be read, the first thread found running
+ * does: the change can only come from a running thread, and a delta held
+ * back would later be given to a holder that did not cause it. A thread
+ * seen idle never takes it, not even the holder: it let the GIL go after
+ * the GIL was read, or it is blocked holding it and changes nothing. A
+ * round that gives the delta to none (the holder was not sampled) hands
+ * the change, whole, to the next one.
+ *
+ * Sub-interpreters with GILs of their own (3.12+) can have several
+ * holders at once, but the resident size is the process's: the delta
+ * still goes once per round, to the first holder met in the walk. */
+static bool takes_memory_delta(const struct sample *s) {
+  return !s->idle && s->gil != SAMPLE_GIL_OTHER;
+}
+
 static void take_memory_delta(struct round *rd, struct sample *s) {
   s->mem_delta = 0;
-  if (rd->mem_taken || s->idle) return;
-  int64_t rss = resident_bytes(rd->p->pid);
+  if (rd->mem_taken || !takes_memory_delta(s)) return;
+  int64_t rss = resident_bytes(rd->p->pid, s->tid);
   if (rss < 0) return;
   rd->mem_taken = true;
   s->mem_delta = rss - rd->p->last_rss;
@@ -70,9 +90,10 @@ bool sample_policy_wanted(const struct options *o, const struct sample *s) {
   return true;
 }
 
-/* austinp's: one process, the same rule for the memory delta. */
+/* austinp's: one process, the same rule for the memory delta (the GIL is
+ * read by py_walk_thread while the thread is stopped). */
 void sample_policy_init(struct sample_policy *p, const struct options *o, pid_t pid) {
-  *p = (struct sample_policy){o, pid, resident_bytes(pid), false};
+  *p = (struct sample_policy){o, pid, resident_bytes(pid, 0), false};
 }
 
 void sample_policy_round(struct sample_policy *p) { p->mem_taken = false; }
@@ -80,8 +101,8 @@ void sample_policy_round(struct sample_policy *p) { p->mem_taken = false; }
 bool sample_policy_keep(struct sample_policy *p, struct sample *s) {
   const struct options *o = p->o;
   s->mem_delta = 0;
-  if ((o->memory || o->full) && !p->mem_taken && !s->idle) {
-    int64_t rss = resident_bytes(p->pid);
+  if ((o->memory || o->full) && !p->mem_taken && takes_memory_delta(s)) {
+    int64_t rss = resident_bytes(p->pid, s->tid);
     if (rss >= 0) {
       p->mem_taken = true;
       s->mem_delta = rss - p->last_rss;
@@ -94,6 +115,7 @@ bool sample_policy_keep(struct sample_policy *p, struct sample *s) {
 void sample_policy_walker(const struct options *o, struct py_walker *w) {
   w->want_idle = o->sleepless || o->full || o->memory;
   w->want_gc = o->gc;
+  w->want_gil = o->memory || o->full;
 }
 
 static int on_sample(struct sample *s, void *ctx) {
@@ -102,11 +124,12 @@ static int on_sample(struct sample *s, void *ctx) {
   if (rd->p->child && !proc_set_own_thread(rd->p, s->tid)) return 0;
   rd->st->samples++;
   if (s->invalid) rd->st->invalid++;
+  /* A thread with no Python frame (not started, or finishing) has nothing
+   * to attribute its time to; nor its memory delta, which is left to the
+   * next thread rather than lost with a sample never written. */
+  if (s->nframes == 0 && !s->invalid) return 0;
   if (o->memory || o->full) take_memory_delta(rd, s);
   if (!sample_policy_wanted(o, s)) return 0;
-  /* A thread with no Python frame (not started, or finishing) has nothing
-   * to attribute its time to. */
-  if (s->nframes == 0 && !s->invalid) return 0;
   emit_sample(rd->e, s);
   if (ferror(rd->e->out)) {
     rd->write_failed = true;
@@ -149,7 +172,7 @@ static bool walk_process(struct round *rd, struct sampled_proc *p, struct sample
   rd->mem_taken = false;
   if ((rd->o->memory || rd->o->full) && !p->rss_known) {
     /* The first reading is the baseline: no delta before it. */
-    p->last_rss = resident_bytes(p->pid);
+    p->last_rss = resident_bytes(p->pid, 0);
     p->rss_known = p->last_rss >= 0;
   }
   return py_walk_all(&p->w, scratch, on_sample, rd) < 0;
@@ -197,9 +220,11 @@ enum loop_end sampler_run(struct proc_set *ps, const struct options *o,
   uint64_t last = st->start_us - o->interval_us, next = st->start_us;
   ps->want_idle = o->sleepless || o->full || o->memory;
   ps->want_gc = o->gc;
+  ps->want_gil = o->memory || o->full;
   for (size_t i = 0; i < ps->n; i++) {
     ps->procs[i]->w.want_idle = ps->want_idle;
     ps->procs[i]->w.want_gc = ps->want_gc;
+    ps->procs[i]->w.want_gil = ps->want_gil;
   }
 
   for (;;) {

@@ -5,6 +5,7 @@ the process (-m, -f, -g, -b); one for -P, which only concerns the output.
 Text runs are also checked against their MOJO copy by run_austin."""
 
 import os
+import re
 import select
 import signal
 import subprocess
@@ -13,7 +14,9 @@ import time
 import pytest
 
 import mojo
-from conftest import AUSTIN, marks, parse_profile, run_austin, wait_ids
+from conftest import (
+    ABSENT, AUSTIN, INTERPRETERS, marks, parse_profile, run_austin, wait_ids,
+)
 
 BUSY = "target_busy.py"
 MEMORY = "target_memory.py"
@@ -98,6 +101,133 @@ def test_full(austin_bin, interp, tmp_path):
     # Idle threads never take the memory delta of a round.
     assert all(s.memory == 0 for s in prof.samples if s.idle)
     assert any(s.memory != 0 for s in prof.samples), "no memory delta at all"
+
+
+# --------------------------------------------------------------------------
+# -m, -f: the delta goes to the thread holding the GIL
+
+
+GIL = "target_gil.py"
+GIL_CYCLES = 8
+# A sample line of austin or austinp, memory (-m) or full (-f) metrics.
+ANY_SAMPLE_RE = re.compile(r"^P\d+;T\d+:(\d+)((?:;[^;]+)*) (-?\d+)(?:,([01]),(-?\d+))?$")
+PY_FRAME_RE = re.compile(r"^(.+):([^:]+):(\d+)$")
+
+
+def memory_samples(text):
+    """(tid, Python frames, idle or None, memory delta) of each sample line,
+    austinp's native and kernel frames left out."""
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("P"):
+            continue
+        m = ANY_SAMPLE_RE.match(line)
+        assert m, "malformed sample %r" % line[-300:]
+        frames = [PY_FRAME_RE.match(f).groups() for f in (m.group(2) or ";")[1:].split(";")
+                  if f and not f.startswith(("native@", "kernel:", ":"))]
+        frames = [(f, n, int(l)) for f, n, l in frames]
+        full = m.group(4) is not None
+        out.append((int(m.group(1)), frames, m.group(4) == "1" if full else None,
+                    int(m.group(5) if full else m.group(3))))
+    return out
+
+
+def run_alloc_line(frames, path):
+    """The line of run_alloc (target_gil.py) in a stack, or None."""
+    return next((f[2] for f in frames if f[0] == path and f[1] == "run_alloc"), None)
+
+
+def check_gil_deltas(samples, ids, path, lines):
+    """The deltas of target_gil.py go to the allocating thread (it holds
+    the GIL), where it allocates and releases (lines); none to the threads
+    running in C without the GIL."""
+    size, cycles = ids["size"], GIL_CYCLES
+    significant = size // 8
+    mk = marks(GIL)
+    cycle_lines = range(mk["alloc_call"], mk["released"] + 1)
+    # From the first sample in the cycles to the last. Before, the threads
+    # start and wait (the GIL is free at times: the delta goes to a thread
+    # found running); after, the process exits and its memory goes.
+    cycle = [i for i, (tid, frames, _, _) in enumerate(samples)
+             if tid == ids["alloc"] and run_alloc_line(frames, path) in cycle_lines]
+    assert cycle, "no sample of the allocating thread in its cycles (-m: no delta went to it)"
+    during = samples[cycle[0]:cycle[-1] + 1]
+
+    busy = [d for tid, _, _, d in during if tid in (ids["hash1"], ids["hash2"]) and d]
+    assert not [d for d in busy if abs(d) >= significant], \
+        "deltas of threads busy in C without the GIL: %r" % busy
+    assert sum(abs(d) for d in busy) < size // 4, busy
+    at = [(run_alloc_line(frames, path), d) for tid, frames, _, d in during
+          if tid == ids["alloc"]]
+    total = sum(abs(d) for _, _, _, d in during)
+    assert sum(abs(d) for _, d in at) >= 0.9 * total, (at, total)
+    # Each cycle grows by size and drops by size; what a round misses shows
+    # in the next one. On a loaded machine the sampler may start late, or
+    # miss a whole cycle in one late round (austinp's rounds, which wait for
+    # each thread to stop, more so): at least one cycle is seen.
+    grown = sum(d for _, d in at if d > 0)
+    released = sum(d for _, d in at if d < 0)
+    seen = "%d samples, %d in the cycles, of which %d of alloc: %r" % (
+        len(samples), len(during), len(at), [x for x in at if x[1]])
+    assert 0.9 * size <= grown <= 1.5 * cycles * size, (grown, seen)
+    assert -1.5 * cycles * size <= released <= -0.9 * size, (released, seen)
+    if not lines:
+        return
+    # Growth while allocating or holding the block, drops while releasing
+    # it or just after.
+    grown_at = sum(d for line, d in at if d > 0 and line in (mk["alloc_call"], mk["hold"]))
+    released_at = sum(d for line, d in at
+                      if d < 0 and line in (mk["release_call"], mk["released"]))
+    biggest = sorted(at, key=lambda x: -abs(x[1]))[:20]
+    assert grown_at >= 0.5 * grown, (grown_at, mk, biggest)
+    assert released_at <= 0.5 * released, (released_at, mk, biggest)
+
+
+def test_memory_gil_holder(austin_bin, interp, tmp_path):
+    """-f: each round's memory delta goes to the thread holding the GIL,
+    not to threads that the system shows running but that run C code
+    without the GIL (Austin 3.7's rule)."""
+    host_ids, target_ids = interp.side_file(tmp_path)
+    path = interp.target(GIL)
+    res = run_austin(["-f", "-i", "1ms", "-t", "5000"]
+                     + interp.command(GIL, GIL_CYCLES, target_ids), timeout=60)
+    assert res.returncode == 0, res
+    ids = wait_ids(host_ids, None, timeout=5)
+    prof = parse_profile(res.stdout)
+    assert prof.header["mode"] == "full", prof.header
+    samples = memory_samples(res.stdout)
+    # The premise: the busy threads were seen running, inside their call,
+    # so a rule that gave the delta to the first thread found running would
+    # have given it to them.
+    in_call = (path, "run_hash", marks(GIL)["hash"])
+    for name in ("hash1", "hash2"):
+        seen = [idle for tid, frames, idle, _ in samples
+                if tid == ids[name] and frames and frames[-1] == in_call]
+        runs = "".join("i" if x else "r" for x in seen)
+        assert len(seen) >= 20 and seen.count(False) >= 0.25 * len(seen), \
+            (name, len(seen), seen.count(False), runs)
+    check_gil_deltas(samples, ids, path, lines=True)
+
+
+@pytest.mark.parametrize("label", ["pyenv-3.12", "sid-3.14"])
+def test_memory_gil_holder_austinp(austinp_bin, label, tmp_path):
+    """austinp -m: the same rule, the GIL read while each thread is stopped.
+    Where in its cycle the allocating thread was is not checked: austinp's
+    rounds come late on a loaded machine (a thread stops only once it gets
+    a CPU), and a stack caught in a system call is not always woven."""
+    interp = INTERPRETERS.get(label)
+    if interp is None:
+        pytest.skip("interpreter %s absent: %s" % (label, ABSENT.get(label, "?")))
+    host_ids, target_ids = interp.side_file(tmp_path)
+    path = interp.target(GIL)
+    res = run_austin(["-m", "-i", "2ms", "-t", "5000"]
+                     + interp.command(GIL, GIL_CYCLES, target_ids),
+                     timeout=60, binary=austinp_bin)
+    assert res.returncode == 0, res
+    ids = wait_ids(host_ids, None, timeout=5)
+    samples = memory_samples(res.stdout)
+    assert samples and all(d != 0 for _, _, _, d in samples), "memory mode wrote a zero delta"
+    check_gil_deltas(samples, ids, path, lines=False)
 
 
 # --------------------------------------------------------------------------

@@ -59,6 +59,7 @@ static int capture(pid_t pid, FILE *out, struct tally *t) {
     goto done;
   if (py_walker_init(&w, rec, &rt) == 0) {
     w.want_gc = true;
+    w.want_gil = true;
     if (py_walk_all(&w, &s, count, t) >= 0 &&
         py_image_write(rec, out, rt.major, rt.minor, rt.runtime_addr, rt.code_type_addr,
                        w.tids.tid_offset) == 0)

@@ -102,6 +102,7 @@ static unsigned run(struct remote *r, const struct py_image *im, FILE *out) {
      * image (its own, if plausible). */
     w.tids.tid_offset = im->tid_offset >= 0 && im->tid_offset < 4096 ? im->tid_offset : 0;
     w.want_gc = true;
+    w.want_gil = true;
     c.e = &e;
     py_walk_all(&w, &s, on_sample, &c);
     walk_listed(&w, &s, &c);
