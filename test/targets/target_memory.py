@@ -2,7 +2,7 @@
 
 Usage: target_memory.py SECONDS COUNTS_FILE
 
-For SECONDS seconds: allocate SIZE bytes (touching every page) in
+For SECONDS seconds, and at least four cycles: allocate SIZE bytes (touching every page) in
 allocate(), hold them while sleeping, release them in release() and keep
 running there for a while, so that the drop is seen while release() is on
 the stack. At the end COUNTS_FILE gets "size N", "allocs N", "releases N".
@@ -39,7 +39,8 @@ def main():
     seconds, counts = float(sys.argv[1]), sys.argv[2]
     allocs = releases = 0
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    # At least four cycles, however slow the machine (the tests need three).
+    while time.monotonic() < deadline or allocs < 4:
         holder = [allocate()]
         allocs += 1
         time.sleep(0.05)
