@@ -59,9 +59,25 @@ struct austinp {
 /* One `# map:` line per executable file mapping, so that native
  * addresses can be resolved later, elsewhere (austinp-resolve): all of
  * them after the header, then each new one (a module imported mid-run)
- * before the first sample that may name it. */
+ * before the first sample that may name it. With -C each line names its
+ * process ("P<pid> "): a child started by exec has a layout of its own. */
+struct map_dest {
+  struct emitter *e;
+  pid_t pid;
+  bool with_pid;
+};
+
 static void emit_map(void *arg, uint64_t start, uint64_t end, const char *path) {
-  emit_metadata(arg, "map", "%" PRIx64 "-%" PRIx64 " %s", start, end, path);
+  const struct map_dest *d = arg;
+  if (d->with_pid)
+    emit_metadata(d->e, "map", "P%d %" PRIx64 "-%" PRIx64 " %s", (int)d->pid, start, end, path);
+  else
+    emit_metadata(d->e, "map", "%" PRIx64 "-%" PRIx64 " %s", start, end, path);
+}
+
+static void announce_mappings(struct austinp *a, struct native_session *s) {
+  struct map_dest d = {&a->e, s->p->pid, a->o->children};
+  unwinder_new_mappings(s->u, emit_map, &d);
 }
 
 /* Frames of the sample to write, root first; those beyond its capacity
@@ -134,16 +150,34 @@ static void sample_thread(struct austinp *a, struct native_session *s,
   if (sample_policy_keep(&s->policy, &a->sample)) {
     bool complete = false;
     int n = capture_native_stack(s->u, c, a->pcs, a->native, MAX_NATIVE, &complete);
-    unwinder_new_mappings(s->u, emit_map, &a->e);
+    announce_mappings(a, s);
     emit_woven(a, n, complete && n > 0);
   }
   py_code_cache_sweep(&s->p->w.codes);
 }
 
-/* One round over the threads of one process. */
-static void sample_process(struct austinp *a, struct native_session *s) {
-  int n = py_walk_list_threads(&s->p->w, a->threads, MAX_THREADS);
-  for (int i = 0; i < n; i++) sample_thread(a, s, &a->threads[i]);
+/* One round over the threads of one process. False when it is a child
+ * that exited or can no longer be read (it ran exec). */
+static bool sample_process(struct austinp *a, struct native_session *s) {
+  struct sampled_proc *p = s->p;
+  if (p->child && !target_alive(&p->t)) return false;
+  int n = py_walk_list_threads(&p->w, a->threads, MAX_THREADS);
+  if (n < 0) return !p->child;
+  for (int i = 0; i < n; i++) {
+    /* A child between fork and exec names its parent's threads. */
+    if (p->child && !proc_set_own_thread(p, a->threads[i].tid)) continue;
+    sample_thread(a, s, &a->threads[i]);
+  }
+  return true;
+}
+
+/* One round over every process; a child lost is dropped. */
+static void sample_round(struct austinp *a, uint64_t now) {
+  struct native_run *run = &a->run;
+  for (size_t i = 0; i < run->n && !ferror(a->out);) {
+    if (sample_process(a, run->s[i])) i++;
+    else native_run_lost(run, i, now);
+  }
 }
 
 static enum loop_end run_loop(struct austinp *a) {
@@ -159,14 +193,15 @@ static enum loop_end run_loop(struct austinp *a) {
     if (sampler_stop_requested) { end = END_SIGNAL; break; }
     uint64_t now = clock_us();
     if (o->exposure_us && now - st->start_us >= o->exposure_us) { end = END_EXPOSURE; break; }
-    if (!target_alive(&run->t)) { end = END_TARGET_EXITED; break; }
+    native_run_refresh(run, now); /* -C: children that started */
+    if (native_run_over(run, now)) { end = END_TARGET_EXITED; break; }
     a->sample.metric = now - last;
     last = now;
     for (size_t i = 0; i < run->n; i++) sample_policy_round(&run->s[i]->policy);
 
     /* Threads that started since the last round are seized now. */
     ptrace_set_sync(run->ps);
-    for (size_t i = 0; i < run->n; i++) sample_process(a, run->s[i]);
+    sample_round(a, now);
     if (ferror(a->out)) { end = END_OUTPUT; break; }
 
     uint64_t done = clock_us();
@@ -191,18 +226,17 @@ static int open_output(struct austinp *a, int out_fd) {
 static void write_header(struct austinp *a) {
   const struct options *o = a->o;
   struct native_run *run = &a->run;
-  struct emit_header_info h = {o->interval_us, o->sleepless, false,
+  struct emit_header_info h = {o->interval_us, o->sleepless, o->children,
                                run->procs.procs[0]->rt.version};
   emit_header(&a->e, &h);
-  for (size_t i = 0; i < run->n; i++) unwinder_new_mappings(run->s[i]->u, emit_map, &a->e);
+  for (size_t i = 0; i < run->n; i++) announce_mappings(a, run->s[i]);
   emit_header_end(&a->e);
 }
 
 /* After the run, on stderr: how long threads stayed stopped (when asked)
  * and how many samples could not be woven. */
 static void report_counts(struct austinp *a) {
-  for (size_t i = 0; i < a->run.n; i++)
-    capture_print_stop_stats(&a->run.s[i]->cap, stderr, error_progname);
+  native_run_print_stop_stats(&a->run, stderr);
   if (a->unwoven)
     fprintf(stderr, "%s: %" PRIu64 " samples could not be woven (evaluation-loop runs and "
                     "Python entries differed)\n", error_progname, a->unwoven);
@@ -270,9 +304,6 @@ int main(int argc, char **argv) {
   struct options o;
   enum error_kind kind = cli_parse_austinp(argc, argv, AUSTINP_DEFAULT_INTERVAL_US, &o);
   if (kind != E_OK) return error_status(kind);
-  /* Following children means tracing each of them too: not done yet. */
-  if (o.children)
-    return error_report(E_BAD_OPTION, "-C (children) is not supported by austinp yet");
   if (o.where) return where_native(&o);
   return run(&o);
 }

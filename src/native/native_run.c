@@ -50,7 +50,8 @@ static enum error_kind open_session(struct native_run *run, size_t i, char *why,
     return E_INTERNAL;
   }
   enum error_kind kind =
-      native_session_open(s, run->procs.procs[i], run->ps, run->o, why, whylen);
+      native_session_open(s, run->procs.procs[i], run->ps, run->o, run->n ? run->s[0] : NULL,
+                          why, whylen);
   if (kind != E_OK) {
     free(s);
     return kind;
@@ -86,6 +87,83 @@ enum error_kind native_run_start(struct native_run *run, const struct options *o
   return kind;
 }
 
+/* The index of p in procs, or -1. */
+static ssize_t proc_index(const struct proc_set *procs, const struct sampled_proc *p) {
+  for (size_t i = 0; i < procs->n; i++)
+    if (procs->procs[i] == p) return (ssize_t)i;
+  return -1;
+}
+
+static bool has_session(const struct native_run *run, const struct sampled_proc *p) {
+  for (size_t i = 0; i < run->n; i++)
+    if (run->s[i]->p == p) return true;
+  for (size_t i = 0; i < run->nuntraced; i++)
+    if (run->untraced[i] == p) return true;
+  return false;
+}
+
+/* Untraced processes that exited leave the proc_set. Sessions and the
+ * untraced list change only with proc_set_lost, here and in
+ * native_run_lost: a pointer in them always names a live member. */
+static void drop_exited_untraced(struct native_run *run, uint64_t now_us) {
+  for (size_t i = 0; i < run->nuntraced;) {
+    struct sampled_proc *p = run->untraced[i];
+    if (target_alive(&p->t)) {
+      i++;
+      continue;
+    }
+    run->untraced[i] = run->untraced[--run->nuntraced];
+    ssize_t k = proc_index(&run->procs, p);
+    if (k >= 0) proc_set_lost(&run->procs, (size_t)k, now_us);
+  }
+}
+
+void native_run_refresh(struct native_run *run, uint64_t now_us) {
+  if (!run->o->children) return;
+  drop_exited_untraced(run, now_us);
+  proc_set_refresh(&run->procs, now_us);
+  for (size_t i = 0; i < run->procs.n; i++) {
+    struct sampled_proc *p = run->procs.procs[i];
+    if (has_session(run, p)) continue;
+    char why[256];
+    enum error_kind kind = open_session(run, i, why, sizeof why);
+    if (kind == E_OK) continue;
+    run->untraced[run->nuntraced++] = p;
+    if (kind == E_PERMISSION)
+      fprintf(stderr, "%s: warning: %s: its samples are left out\n", error_progname, why);
+  }
+}
+
+void native_run_lost(struct native_run *run, size_t i, uint64_t now_us) {
+  struct native_session *s = run->s[i];
+  run->s[i] = run->s[--run->n];
+  ssize_t k = proc_index(&run->procs, s->p);
+  capture_stop_stats_add(&run->stop_stats, &s->cap.stop_stats);
+  native_session_close(s);
+  free(s);
+  if (k >= 0) proc_set_lost(&run->procs, (size_t)k, now_us);
+}
+
+bool native_run_over(struct native_run *run, uint64_t now_us) {
+  if (target_alive(&run->t)) return false;
+  if (!run->o->children) return true;
+  for (size_t i = 0; i < run->n; i++)
+    if (!run->s[i]->p->child) {
+      native_run_lost(run, i, now_us);
+      break;
+    }
+  return run->n == 0;
+}
+
+void native_run_print_stop_stats(struct native_run *run, FILE *f) {
+  struct capturer all = {.want_stop_stats = getenv("PYAUSTIN_STOP_STATS") != NULL};
+  capture_stop_stats_add(&all.stop_stats, &run->stop_stats);
+  for (size_t i = 0; i < run->n; i++)
+    capture_stop_stats_add(&all.stop_stats, &run->s[i]->cap.stop_stats);
+  capture_print_stop_stats(&all, f, error_progname);
+  capturer_free(&all);
+}
+
 void native_run_detach(struct native_run *run) {
   if (run->ps == NULL) return;
   ptrace_set_detach_all(run->ps);
@@ -101,6 +179,9 @@ void native_run_end(struct native_run *run, bool target_exited) {
     free(run->s[i]);
   }
   run->n = 0;
+  run->nuntraced = 0;
+  free(run->stop_stats.hist);
+  run->stop_stats = (struct capture_stop_stats){0};
   ptrace_set_free(run->ps);
   run->ps = NULL;
   proc_set_free(&run->procs);

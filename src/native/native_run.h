@@ -1,6 +1,8 @@
 /* The processes of one austinp run, sampler or where mode: the target
- * (launched or attached), its Python side (a proc_set), the ptrace set
- * that holds their threads, and one native session per process.
+ * (launched or attached) and, with -C, its Python descendants; their
+ * Python side (a proc_set, which finds the descendants as they start),
+ * the one ptrace set that holds the threads of all of them, and one
+ * native session per process.
  *
  * Set-up goes: launch or attach, wait for Python, create the ptrace set
  * and guard it (from then on, whatever ends us detaches every thread),
@@ -26,9 +28,14 @@ struct native_run {
   struct target t;
   struct proc_set procs;    /* the Python side of each process */
   struct ptrace_set *ps;    /* every traced thread; guarded */
-  struct native_session *s[PROC_SET_MAX];
+  struct native_session *s[PROC_SET_MAX]; /* in no particular order */
   size_t n;
+  /* Processes of procs that may not be traced (a child traced by
+   * another tracer): not sampled, dropped when they exit. */
+  struct sampled_proc *untraced[PROC_SET_MAX];
+  size_t nuntraced;
   bool want_idle;           /* -s, -m, -f: tell idle threads apart (from the stop) */
+  struct capture_stop_stats stop_stats; /* of the sessions closed (PYAUSTIN_STOP_STATS) */
 };
 
 /* Start the run of o: launch o->command, or attach to o->pid or o->where.
@@ -36,6 +43,25 @@ struct native_run {
  * is left running (a launched command is terminated), traced or held. */
 enum error_kind native_run_start(struct native_run *run, const struct options *o, char *why,
                                  size_t whylen);
+
+/* With -C: look for new descendants (proc_set_refresh) and trace each
+ * new Python one in a session of its own; drop the untraced ones that
+ * exited. */
+void native_run_refresh(struct native_run *run, uint64_t now_us);
+
+/* Session i ended (its process exited, or ran exec and is to be found
+ * again): detach and close it, and tell the proc_set (proc_set_lost).
+ * run->s[i] is then another session. */
+void native_run_lost(struct native_run *run, size_t i, uint64_t now_us);
+
+/* Is the run over? Without -C when the target has exited; with -C, once
+ * the target has exited (its session is dropped then) and no descendant
+ * is sampled any more. */
+bool native_run_over(struct native_run *run, uint64_t now_us);
+
+/* With PYAUSTIN_STOP_STATS (bench/native-sampling): one line on f, how
+ * long the threads of every process, present or gone, stayed stopped. */
+void native_run_print_stop_stats(struct native_run *run, FILE *f);
 
 /* Resume and detach every thread of every process and drop the guard.
  * Idempotent. */

@@ -28,14 +28,15 @@ struct native_session {
   struct sample_policy policy; /* -m, -f: the memory delta of this process */
 };
 
-/* Seize the threads of p in ps and set up the rest. E_OK; else the kind
- * (E_PERMISSION or E_NO_PROCESS when the threads cannot be seized,
- * E_INTERNAL) with a one-line reason in why, and nothing is left set up
- * or traced. The walker of p is set up for the options (idle and GC
- * state, -h). */
+/* Seize the threads of p in ps and set up the rest; with `like` (a
+ * session of another process of the run, or NULL), share its mapped
+ * files' tables. E_OK; else the kind (E_PERMISSION or E_NO_PROCESS when
+ * the threads cannot be seized, E_INTERNAL) with a one-line reason in
+ * why, and nothing is left set up or traced. */
 enum error_kind native_session_open(struct native_session *s, struct sampled_proc *p,
                                     struct ptrace_set *ps, const struct options *o,
-                                    char *why, size_t whylen);
+                                    const struct native_session *like, char *why,
+                                    size_t whylen);
 
 /* Resume and detach the process's threads, then free what the session
  * holds (not p). Safe on a session that failed to open. */
