@@ -57,7 +57,7 @@ struct where {
   struct native_run run;
   struct wproc procs[PROC_SET_MAX];
   size_t nprocs;
-  struct wproc *cur;        /* the process being captured or shown */
+  struct wproc *cur;        /* the process being shown */
   struct resolver *local, *in_root; /* paths as we see them; under /proc/PID/root */
   char root[64];
   uint64_t pcs[WHERE_MAX_NATIVE];
@@ -217,7 +217,8 @@ static void print_thread_head(struct where *wh, const struct wthread *th) {
 static void print_thread(struct where *wh, const struct wthread *th) {
   print_thread_head(wh, th);
   bool complete = false;
-  int n = capture_native_stack(wh->cur->s->u, &th->cap, wh->pcs, wh->native, WHERE_MAX_NATIVE, &complete);
+  int n = capture_native_stack(wh->cur->s->u, &th->cap, wh->pcs, wh->native, WHERE_MAX_NATIVE,
+                               &complete);
   const struct sample *s = th->py != NULL && th->cap.py_rc == 0 ? th->py : NULL;
   int nw = s != NULL && !s->invalid && n > 0
                ? weave(wh->native, n, s->frames, (int)s->nframes, wh->woven, WHERE_MAX_WOVEN)
