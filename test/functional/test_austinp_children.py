@@ -236,22 +236,10 @@ def start_pool(procs, interp, tmp_path, seconds=30):
     return proc, ids
 
 
-def test_austinp_children_attach_detaches_tree(austinp_bin, any_interp, procs, tmp_path):
-    """Attached to a running pool for a second: every worker sampled, and
-    afterwards no thread of any process of the tree is traced or stopped."""
-    proc, ids = start_pool(procs, any_interp, tmp_path)
-    res = run(austinp_bin, ["-C", "-i", "5ms", "-x", 1, "-p", proc.pid])
-    assert res.returncode == 0, res
-    pids = parse(res.stdout)
-    for w in ids["worker"]:
-        assert w in pids, "worker %d never sampled: %s" % (w, sorted(pids))
-    assert_tree_free(proc.pid)
-    assert proc.poll() is None
-
-
 def test_austinp_children_sigint_detaches_tree(austinp_bin, any_interp, procs, tmp_path):
-    """SIGINT mid-run: austinp ends its profile and leaves every process of
-    the tree running, none traced or stopped."""
+    """Attached to a running pool, SIGINT mid-run: every worker was sampled,
+    austinp ends its profile and leaves every process of the tree running,
+    none traced or stopped."""
     proc, ids = start_pool(procs, any_interp, tmp_path)
     ap = subprocess.Popen([austinp_bin, "-C", "-i", "1ms", "-p", str(proc.pid)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
