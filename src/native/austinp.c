@@ -25,10 +25,10 @@
 #include "py_walk.h"
 #include "sampler_loop.h"
 #include "target.h"
-#include "target_python.h"
 #include "traced_output.h"
 #include "unwind.h"
 #include "weave.h"
+#include "native_run.h"
 #include "where_native.h"
 
 /* austinp samples every 10 ms by default, as Austin 3.7's does. */
@@ -45,16 +45,8 @@ struct austinp {
   struct emitter e;
   struct emitter copy;   /* PYAUSTIN_MOJO_COPY, for the tests */
   FILE *copy_out;
-  struct sample_policy policy;
-  bool want_idle;            /* -s, -m, -f: tell idle threads apart */
+  struct native_run run;
   struct sample woven_sample; /* what is written: woven, native, kernel */
-  struct target t;
-  struct py_runtime rt;
-  struct remote *r;
-  struct py_walker w;
-  struct ptrace_set *ps;
-  struct unwinder *u;
-  struct capturer cap;
   struct capture capture;
   struct sample sample;
   uint64_t pcs[MAX_NATIVE];
@@ -68,9 +60,25 @@ struct austinp {
 /* One `# map:` line per executable file mapping, so that native
  * addresses can be resolved later, elsewhere (austinp-resolve): all of
  * them after the header, then each new one (a module imported mid-run)
- * before the first sample that may name it. */
+ * before the first sample that may name it. With -C each line names its
+ * process ("P<pid> "): a child started by exec has a layout of its own. */
+struct map_dest {
+  struct emitter *e;
+  pid_t pid;
+  bool with_pid;
+};
+
 static void emit_map(void *arg, uint64_t start, uint64_t end, const char *path) {
-  emit_metadata(arg, "map", "%" PRIx64 "-%" PRIx64 " %s", start, end, path);
+  const struct map_dest *d = arg;
+  if (d->with_pid)
+    emit_metadata(d->e, "map", "P%d %" PRIx64 "-%" PRIx64 " %s", (int)d->pid, start, end, path);
+  else
+    emit_metadata(d->e, "map", "%" PRIx64 "-%" PRIx64 " %s", start, end, path);
+}
+
+static void announce_mappings(struct austinp *a, struct native_session *s) {
+  struct map_dest d = {&a->e, s->p->pid, a->o->children};
+  unwinder_new_mappings(s->u, emit_map, &d);
 }
 
 /* Frames of the sample to write, root first; those beyond its capacity
@@ -133,58 +141,83 @@ static void emit_woven(struct austinp *a, int nnative, bool complete) {
 
 /* Capture (the only time the thread is stopped), then unwind, weave and
  * write from the capture while the thread runs. */
-static void sample_thread(struct austinp *a, const struct py_thread_ref *t) {
+static void sample_thread(struct austinp *a, struct native_session *s,
+                          const struct py_thread_ref *t) {
   struct capture *c = &a->capture;
-  if (capture_thread(&a->cap, (pid_t)t->tid, t, &a->sample, STOP_TIMEOUT_US, false, c) != 0 ||
+  if (capture_thread(&s->cap, (pid_t)t->tid, t, &a->sample, STOP_TIMEOUT_US, false, c) != 0 ||
       c->py_rc != 0)
     return;
-  a->sample.idle = a->want_idle && c->in_wait;
-  if (sample_policy_keep(&a->policy, &a->sample)) {
+  a->sample.idle = a->run.want_idle && c->in_wait;
+  if (sample_policy_keep(&s->policy, &a->sample)) {
     bool complete = false;
-    int n = capture_native_stack(a->u, c, a->pcs, a->native, MAX_NATIVE, &complete);
-    unwinder_new_mappings(a->u, emit_map, &a->e);
+    int n = capture_native_stack(s->u, c, a->pcs, a->native, MAX_NATIVE, &complete);
+    announce_mappings(a, s);
     emit_woven(a, n, complete && n > 0);
   }
-  py_code_cache_sweep(&a->w.codes);
+  py_code_cache_sweep(&s->p->w.codes);
+}
+
+/* One round over the threads of one process. False when it is a child
+ * that exited or can no longer be read (it ran exec). */
+static bool sample_process(struct austinp *a, struct native_session *s) {
+  struct sampled_proc *p = s->p;
+  if (p->child && !target_alive(&p->t)) return false;
+  int n = py_walk_list_threads(&p->w, a->threads, MAX_THREADS);
+  if (n < 0) return !p->child;
+  for (int i = 0; i < n; i++) {
+    /* A child between fork and exec names its parent's threads. */
+    if (p->child && !proc_set_own_thread(p, a->threads[i].tid)) continue;
+    sample_thread(a, s, &a->threads[i]);
+  }
+  return true;
+}
+
+/* One round over every process; a child lost is dropped. */
+static void sample_round(struct austinp *a, uint64_t now) {
+  struct native_run *run = &a->run;
+  for (size_t i = 0; i < run->n && !ferror(a->out);) {
+    if (sample_process(a, run->s[i])) i++;
+    else native_run_lost(run, i, now);
+  }
 }
 
 static enum loop_end run_loop(struct austinp *a) {
   const struct options *o = a->o;
+  struct native_run *run = &a->run;
   struct sampling_stats *st = &a->st;
   sampler_stats_start(st);
   uint64_t last = st->start_us - o->interval_us, next = st->start_us;
-  sample_policy_walker(o, &a->w);
-  a->want_idle = a->w.want_idle;
-  a->w.want_idle = false; /* see sample_thread */
   enum loop_end end;
 
   for (;;) {
-    ptrace_set_poll(a->ps);
+    ptrace_set_poll(run->ps);
     if (sampler_stop_requested) { end = END_SIGNAL; break; }
     uint64_t now = clock_us();
     if (o->exposure_us && now - st->start_us >= o->exposure_us) { end = END_EXPOSURE; break; }
-    if (!target_alive(&a->t)) { end = END_TARGET_EXITED; break; }
+    native_run_refresh(run, now); /* -C: children that started */
+    if (native_run_over(run, now)) { end = END_TARGET_EXITED; break; }
     a->sample.metric = now - last;
     last = now;
-    sample_policy_round(&a->policy);
+    for (size_t i = 0; i < run->n; i++) sample_policy_round(&run->s[i]->policy);
 
     /* Threads that started since the last round are seized now. In a
-     * privileged run, a refusal means that the target became what its user
-     * may not trace (it ran a setuid program): sampling ends. */
-    if (ptrace_set_sync(a->ps) < 0 && errno == EPERM && privilege_active()) {
+     * privileged run, a refusal means that a process became what its user
+     * may not trace (it ran a setuid program): a child is dropped, and
+     * sampling ends when it is the target. */
+    if (ptrace_set_sync(run->ps) < 0 && errno == EPERM && privilege_active() &&
+        native_run_drop_refused(run, now)) {
       fprintf(stderr, "%s: process %d may no longer be traced by its user: sampling stopped\n",
-              error_progname, (int)a->t.pid);
+              error_progname, (int)run->t.pid);
       end = END_UNREADABLE;
       break;
     }
-    int n = py_walk_list_threads(&a->w, a->threads, MAX_THREADS);
-    for (int i = 0; i < n; i++) sample_thread(a, &a->threads[i]);
+    sample_round(a, now);
     if (ferror(a->out)) { end = END_OUTPUT; break; }
 
     uint64_t done = clock_us();
     sampler_stats_round(st, done - now, o->interval_us);
     next = sampler_next_round(next, done, o->interval_us);
-    ptrace_set_sleep_until(a->ps, next);
+    ptrace_set_sleep_until(run->ps, next);
   }
   sampler_stats_end(st);
   return end;
@@ -199,6 +232,35 @@ static void wait_untraced(struct target *t) {
   target_release(t);
 }
 
+/* The output: a slow reader of it must not hold the target's threads. */
+static int open_output(struct austinp *a, int out_fd) {
+  static char outbuf[1 << 16];
+  a->out = traced_output_open(out_fd, out_fd != STDOUT_FILENO, a->run.ps);
+  if (a->out == NULL) return -1;
+  setvbuf(a->out, outbuf, _IOFBF, sizeof outbuf);
+  return 0;
+}
+
+/* The header, then every mapping of every process. */
+static void write_header(struct austinp *a) {
+  const struct options *o = a->o;
+  struct native_run *run = &a->run;
+  struct emit_header_info h = {o->interval_us, o->sleepless, o->children,
+                               run->procs.procs[0]->rt.version};
+  emit_header(&a->e, &h);
+  for (size_t i = 0; i < run->n; i++) announce_mappings(a, run->s[i]);
+  emit_header_end(&a->e);
+}
+
+/* After the run, on stderr: how long threads stayed stopped (when asked)
+ * and how many samples could not be woven. */
+static void report_counts(struct austinp *a) {
+  native_run_print_stop_stats(&a->run, stderr);
+  if (a->unwoven)
+    fprintf(stderr, "%s: %" PRIu64 " samples could not be woven (evaluation-loop runs and "
+                    "Python entries differed)\n", error_progname, a->unwoven);
+}
+
 static int run(const struct options *o) {
   static struct austinp a;
   char why[512] = "";
@@ -209,90 +271,34 @@ static int run(const struct options *o) {
     return error_report(E_OUTPUT, "cannot open %s: %s", o->output, strerror(errno));
   signal(SIGPIPE, SIG_IGN);
 
-  enum error_kind kind;
-  uint64_t wait_us = o->timeout_us;
-  if (o->command != NULL) {
-    kind = target_launch(o->command, o->output == NULL, &a.t, why, sizeof why);
-    if (wait_us < TARGET_LAUNCH_MIN_WAIT_US) wait_us = TARGET_LAUNCH_MIN_WAIT_US;
-  } else {
-    kind = target_attach(o->pid, &a.t, why, sizeof why);
-  }
-  if (kind == E_OK) kind = target_wait_python(&a.t, wait_us, &a.rt, why, sizeof why);
+  enum error_kind kind = native_run_start(&a.run, o, why, sizeof why);
   if (kind != E_OK) {
-    target_release(&a.t);
+    if (out_fd != STDOUT_FILENO) close(out_fd);
     return error_report(kind, "%s", why);
-  }
-
-  a.r = remote_open_pid(a.t.pid);
-  if (a.r == NULL && errno != ENOMEM) { /* a privileged run refused (remote.h) */
-    target_release(&a.t);
-    return error_report(errno == ESRCH ? E_NO_PROCESS : E_PERMISSION,
-                        "cannot read the memory of process %d: %s", (int)a.t.pid,
-                        strerror(errno));
-  }
-  a.ps = ptrace_set_new(a.t.pid);
-  a.u = unwinder_new(a.t.pid);
-  if (a.r == NULL || a.ps == NULL || a.u == NULL || py_walker_init(&a.w, a.r, &a.rt) != 0) {
-    target_release(&a.t);
-    return error_report(E_INTERNAL, "cannot set up the native sampler");
   }
   /* Nothing is written before the target is traced: from here on, a slow
    * reader of the output must not hold the target's threads. */
-  static char outbuf[1 << 16];
-  a.out = traced_output_open(out_fd, out_fd != STDOUT_FILENO, a.ps);
-  if (a.out == NULL) {
-    target_release(&a.t);
+  if (open_output(&a, out_fd) != 0) {
+    native_run_end(&a.run, false);
     return error_report(E_INTERNAL, "cannot set up the output");
   }
-  setvbuf(a.out, outbuf, _IOFBF, sizeof outbuf);
-  /* -k: without the privilege the first read warns and turns it off. */
-  a.cap = (struct capturer){.pid = a.t.pid, .ps = a.ps, .r = a.r, .w = &a.w};
-  if (o->heap_bytes) py_walker_set_heap(&a.w, o->heap_bytes); /* -h: 3.8-3.10 frames */
-  /* For bench/native-sampling: how long each thread stays stopped. */
-  a.cap.want_stop_stats = getenv("PYAUSTIN_STOP_STATS") != NULL;
-  if (o->kernel && (a.cap.kr = kstack_reader_new(a.t.pid)) == NULL) {
-    target_release(&a.t);
-    return error_report(E_INTERNAL, "cannot set up the kernel stack reader");
-  }
-  /* The evaluation loop's functions are told apart once per symbol table. */
-  unwinder_set_classifier(a.u, weave_is_eval_symbol);
-  ptrace_set_guard(a.ps);
-  if (ptrace_set_sync(a.ps) < 0) {
-    int err = errno;
-    ptrace_set_guard(NULL);
-    fclose(a.out);
-    ptrace_set_free(a.ps);
-    target_release(&a.t);
-    if (err == EPERM || err == EACCES)
-      return error_report(E_PERMISSION, "cannot trace process %d: %s", (int)a.t.pid,
-                          strerror(err));
-    return error_report(E_NO_PROCESS, "cannot trace process %d: %s", (int)a.t.pid,
-                        strerror(err));
-  }
-
   if (emit_open(&a.e, o->binary ? EMIT_FORMAT_MOJO : EMIT_FORMAT_TEXT, a.out,
                 o->full ? EMIT_METRIC_FULL : o->memory ? EMIT_METRIC_MEMORY : EMIT_METRIC_TIME,
                 o->pipe) != 0) {
-    ptrace_set_guard(NULL);
+    native_run_detach(&a.run);
     fclose(a.out);
-    ptrace_set_free(a.ps);
-    target_release(&a.t);
+    native_run_end(&a.run, false);
     return error_report(E_INTERNAL, "out of memory");
   }
   /* A MOJO copy of the same run, for the test suite. */
   a.copy_out = o->binary ? NULL : emit_open_mojo_copy(&a.copy, a.e.metrics);
   if (a.copy_out != NULL) a.e.also = &a.copy;
-  sample_policy_init(&a.policy, o, a.t.pid);
-  struct emit_header_info h = {o->interval_us, o->sleepless, false, a.rt.version};
-  emit_header(&a.e, &h);
-  unwinder_new_mappings(a.u, emit_map, &a.e);
-  emit_header_end(&a.e);
+  write_header(&a);
   enum loop_end end = run_loop(&a);
 
   /* The target first: every thread resumed and detached before anything
    * else (output, cleanup) can go wrong. */
-  ptrace_set_detach_all(a.ps);
-  ptrace_set_guard(NULL);
+  native_run_detach(&a.run);
 
   int status = 0;
   if (end != END_OUTPUT) {
@@ -303,24 +309,12 @@ static int run(const struct options *o) {
   if (a.copy_out != NULL) fclose(a.copy_out);
   if (end == END_OUTPUT && errno != EPIPE)
     status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
-  capture_print_stop_stats(&a.cap, stderr, error_progname);
-  if (a.unwoven)
-    fprintf(stderr, "%s: %" PRIu64 " samples could not be woven (evaluation-loop runs and "
-                    "Python entries differed)\n", error_progname, a.unwoven);
-
-  if (end == END_TARGET_EXITED) target_wait(&a.t);
-  else if (end == END_UNREADABLE) wait_untraced(&a.t);
-  else target_release(&a.t);
+  report_counts(&a);
+  if (end == END_UNREADABLE) wait_untraced(&a.run.t);
 
   fclose(a.out); /* before the set it serves goes */
-  ptrace_set_free(a.ps);
-  unwinder_free(a.u);
-  kstack_reader_free(a.cap.kr);
-  capturer_free(&a.cap);
+  native_run_end(&a.run, end == END_TARGET_EXITED);
   capture_free(&a.capture);
-  py_walker_free(&a.w);
-  remote_close(a.r);
-  py_runtime_free(&a.rt);
   return status;
 }
 
@@ -332,9 +326,6 @@ int main(int argc, char **argv) {
   struct options o;
   enum error_kind kind = cli_parse_austinp(argc, argv, AUSTINP_DEFAULT_INTERVAL_US, &o);
   if (kind != E_OK) return error_status(kind);
-  /* Following children means tracing each of them too: not done yet. */
-  if (o.children)
-    return error_report(E_BAD_OPTION, "-C (children) is not supported by austinp yet");
   if (o.where) return where_native(&o);
   return run(&o);
 }

@@ -95,6 +95,15 @@ int capture_thread(struct capturer *c, pid_t tid, const struct py_thread_ref *t,
   return 0;
 }
 
+void capture_stop_stats_add(struct capture_stop_stats *into,
+                            const struct capture_stop_stats *from) {
+  if (from->count == 0) return;
+  if (into->hist == NULL && (into->hist = calloc(CAPTURE_STOP_HIST, sizeof *into->hist)) == NULL)
+    return;
+  for (size_t us = 0; us < CAPTURE_STOP_HIST; us++) into->hist[us] += from->hist[us];
+  into->count += from->count;
+}
+
 void capture_free(struct capture *c) { snapshot_free(&c->snap); }
 
 void capturer_free(struct capturer *c) {

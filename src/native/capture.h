@@ -76,6 +76,10 @@ void capture_free(struct capture *c);
 /* With want_stop_stats: one line on f, the median, 99th percentile and
  * longest time a thread stayed stopped, in microseconds. */
 void capture_print_stop_stats(const struct capturer *c, FILE *f, const char *who);
+/* Add the stops counted in `from` to `into` (austinp -C: one line for
+ * all processes). */
+void capture_stop_stats_add(struct capture_stop_stats *into,
+                            const struct capture_stop_stats *from);
 void capturer_free(struct capturer *c);
 
 /* The native stack of a capture, unwound and named, leaf first. A return

@@ -1,4 +1,4 @@
-/* The threads of one process, seized with PTRACE_SEIZE.
+/* The threads of the processes of a run, seized with PTRACE_SEIZE.
  *
  * Rules the code keeps (the target comes first):
  *  - a thread is stopped only between a successful ptrace_set_stop and the
@@ -11,7 +11,10 @@
  *    "any child": the caller may have children of its own (a launched
  *    target) whose statuses are not ours to take. For the same reason the
  *    exit of the leader of a process that is our child is only looked at
- *    (WNOWAIT), never reaped: it belongs to whoever waits for the child;
+ *    (WNOWAIT), never reaped: it belongs to whoever waits for the child.
+ *    Waiting by tid also keeps the processes of a set apart: whatever
+ *    the number of processes, each event is taken by the entry of the
+ *    thread it is about, never by a poll meant for another process;
  *  - the array of threads may be read by a signal handler (the guard) at
  *    any moment: entries are written before they are counted, a grown
  *    array is filled before it is published, and the handler only makes
@@ -81,15 +84,22 @@ enum tstate {
 
 struct thr {
   pid_t tid;
+  pid_t pid;           /* its process */
+  bool child_leader;   /* the leader of a process that is our child */
   volatile int state;
   volatile int sig;    /* T_STOPPED: the signal to deliver on resume */
   volatile int listen; /* T_STOPPED: resume with PTRACE_LISTEN (group-stop) */
 };
 
-struct ptrace_set {
+struct tproc {
   pid_t pid;
   bool leader_is_child; /* the leader's exit status is not ours to reap */
-  long options;         /* of PTRACE_SEIZE */
+};
+
+struct ptrace_set {
+  struct tproc procs[PTRACE_SET_MAX_PROCS]; /* read by the guard too */
+  volatile size_t np;
+  long options; /* of PTRACE_SEIZE */
   struct thr *volatile t;
   volatile size_t n;
   size_t cap;
@@ -102,8 +112,7 @@ static void nap_us(long us) {
   nanosleep(&ts, NULL);
 }
 
-static int detach_one(const struct ptrace_set *ps, pid_t tid, bool stopped, int sig,
-                      uint64_t wait_us);
+static int detach_one(pid_t tid, bool child_leader, bool stopped, int sig, uint64_t wait_us);
 
 static bool is_stop_signal(int sig) {
   return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
@@ -111,10 +120,11 @@ static bool is_stop_signal(int sig) {
 
 
 /* One wait status of thread `tid`, without blocking. 1: *status is set;
- * 2: the leader of our child exited (seen with WNOWAIT, left to the
- * caller); 0: nothing; -1: errno (ECHILD: not ours any more). */
-static int wait_one(const struct ptrace_set *ps, pid_t tid, int *status) {
-  if (tid == ps->pid && ps->leader_is_child) {
+ * 2: the leader of our child (child_leader) exited (seen with WNOWAIT,
+ * left to the caller); 0: nothing; -1: errno (ECHILD: not ours any
+ * more). */
+static int wait_one(pid_t tid, bool child_leader, int *status) {
+  if (child_leader) {
     siginfo_t si;
     si.si_pid = 0;
     if (waitid(P_PID, (id_t)tid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) < 0)
@@ -131,7 +141,18 @@ static int wait_one(const struct ptrace_set *ps, pid_t tid, int *status) {
   }
 }
 
-/* --- the array ----------------------------------------------------------- */
+/* --- the arrays ---------------------------------------------------------- */
+
+static ssize_t find_proc(const struct ptrace_set *ps, pid_t pid) {
+  for (size_t k = 0; k < ps->np; k++)
+    if (ps->procs[k].pid == pid) return (ssize_t)k;
+  return -1;
+}
+
+static bool is_child_leader(const struct ptrace_set *ps, pid_t pid, pid_t tid) {
+  ssize_t k = tid == pid ? find_proc(ps, pid) : -1;
+  return k >= 0 && ps->procs[k].leader_is_child;
+}
 
 static ssize_t find(const struct ptrace_set *ps, pid_t tid) {
   for (size_t i = 0; i < ps->n; i++)
@@ -139,11 +160,14 @@ static ssize_t find(const struct ptrace_set *ps, pid_t tid) {
   return -1;
 }
 
-/* Add `tid` (or reuse its entry: a tid comes back when the kernel reuses
- * it). Returns its index, -1 when out of memory. */
-static ssize_t add(struct ptrace_set *ps, pid_t tid, int state) {
+/* Add `tid` of process `pid` (or reuse its entry: a tid comes back when
+ * the kernel reuses it). Returns its index, -1 when out of memory. */
+static ssize_t add(struct ptrace_set *ps, pid_t tid, pid_t pid, int state) {
   ssize_t i = find(ps, tid);
+  bool child_leader = is_child_leader(ps, pid, tid);
   if (i >= 0) {
+    ps->t[i].pid = pid;
+    ps->t[i].child_leader = child_leader;
     ps->t[i].sig = 0;
     ps->t[i].listen = 0;
     ps->t[i].state = state;
@@ -163,6 +187,8 @@ static ssize_t add(struct ptrace_set *ps, pid_t tid, int state) {
   }
   struct thr *e = &ps->t[ps->n];
   e->tid = tid;
+  e->pid = pid;
+  e->child_leader = child_leader;
   e->sig = 0;
   e->listen = 0;
   e->state = state;
@@ -204,7 +230,7 @@ static enum outcome dispatch(struct ptrace_set *ps, size_t i, int status, bool k
     if (event == PTRACE_EVENT_CLONE && ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0 && msg > 0) {
       /* Seized by the kernel already; its first stop comes by itself. If
        * memory is short, a sync will find it again (it is ours). */
-      add(ps, (pid_t)msg, T_RUNNING);
+      add(ps, (pid_t)msg, ps->t[i].pid, T_RUNNING);
     }
   } else if (event == PTRACE_EVENT_EXEC) {
     /* Only asked for in a privileged run (ptrace_set_new): the thread
@@ -252,36 +278,63 @@ static long tracer_of(pid_t pid, pid_t tid) {
   return proc_status_number(buf, "TracerPid");
 }
 
+/* --- processes ----------------------------------------------------------- */
+
+/* Add process pid to the list (nothing seized). -1: the list is full. */
+static int add_proc(struct ptrace_set *ps, pid_t pid) {
+  if (find_proc(ps, pid) >= 0) return 0;
+  if (ps->np == PTRACE_SET_MAX_PROCS) {
+    errno = ENOSPC;
+    return -1;
+  }
+  struct tproc *p = &ps->procs[ps->np];
+  p->pid = pid;
+  /* Is the process our child? */
+  char state;
+  pid_t ppid;
+  p->leader_is_child = proc_stat_state(pid, 0, &state, &ppid) == 0 && ppid == getpid();
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  ps->np = ps->np + 1;
+  return 0;
+}
+
+static void drop_proc(struct ptrace_set *ps, pid_t pid) {
+  ssize_t k = find_proc(ps, pid);
+  if (k < 0) return;
+  size_t last = ps->np - 1;
+  /* A handler may see the last entry twice, never none of a live one. */
+  if ((size_t)k != last) ps->procs[k] = ps->procs[last];
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  ps->np = last;
+}
+
 /* --- the interface ------------------------------------------------------- */
 
 struct ptrace_set *ptrace_set_new(pid_t pid) {
   struct ptrace_set *ps = calloc(1, sizeof *ps);
   if (ps == NULL) return NULL;
-  ps->pid = pid;
   ps->options = PTRACE_O_TRACECLONE;
   /* A privileged run lets no thread keep our ptrace relation across an
    * exec (see dispatch). */
   if (privilege_active()) ps->options |= PTRACE_O_TRACEEXEC;
-  /* Is the process our child? */
-  char state;
-  pid_t ppid;
-  if (proc_stat_state(pid, 0, &state, &ppid) == 0) ps->leader_is_child = ppid == getpid();
+  add_proc(ps, pid);
   return ps;
 }
 
-void ptrace_set_poll(struct ptrace_set *ps) {
-  if (ps == NULL) return;
+/* Handle the pending events of the threads of process pid (0: of every
+ * process). */
+static void poll_threads(struct ptrace_set *ps, pid_t pid) {
   size_t i = 0;
   while (i < ps->n) {
     int state = ps->t[i].state;
-    if (state == T_DETACHED) {
+    if (state == T_DETACHED || (pid != 0 && ps->t[i].pid != pid)) {
       i++;
       continue;
     }
     bool dropped = false;
     for (int k = 0; k < EVENTS_PER_POLL; k++) {
       int status;
-      int r = wait_one(ps, ps->t[i].tid, &status);
+      int r = wait_one(ps->t[i].tid, ps->t[i].child_leader, &status);
       if (r == 0) break;
       if (r == 2) {
         ps->t[i].state = T_GONE;
@@ -304,9 +357,13 @@ void ptrace_set_poll(struct ptrace_set *ps) {
   }
 }
 
+void ptrace_set_poll(struct ptrace_set *ps) {
+  if (ps != NULL) poll_threads(ps, 0);
+}
+
 struct seize_op {
   struct ptrace_set *ps;
-  pid_t tid;
+  pid_t pid, tid;
 };
 
 static int seize_attach(void *arg) {
@@ -319,15 +376,18 @@ static int seize_attach(void *arg) {
  * final detach_all lets it go. */
 static void seize_undo(void *arg) {
   const struct seize_op *op = arg;
-  if (!detach_one(op->ps, op->tid, false, 0, DETACH_WAIT_US)) add(op->ps, op->tid, T_RUNNING);
+  bool leader = is_child_leader(op->ps, op->pid, op->tid);
+  if (!detach_one(op->tid, leader, false, 0, DETACH_WAIT_US))
+    add(op->ps, op->tid, op->pid, T_RUNNING);
 }
 
-/* Seize `tid` (under the privilege policy), or find that it is ours
- * already. 1: in the set; 0: gone, skip it; -1: errno (may not trace it). */
-static int seize(struct ptrace_set *ps, pid_t tid) {
-  struct seize_op op = {ps, tid};
-  if (privilege_attach(ps->pid, tid, seize_attach, seize_undo, &op) == 0) {
-    if (add(ps, tid, T_RUNNING) < 0) {
+/* Seize `tid` of process `pid` (under the privilege policy), or find that
+ * it is ours already. 1: in the set; 0: gone, skip it; -1: errno (may not
+ * trace it). */
+static int seize(struct ptrace_set *ps, pid_t pid, pid_t tid) {
+  struct seize_op op = {ps, pid, tid};
+  if (privilege_attach(pid, tid, seize_attach, seize_undo, &op) == 0) {
+    if (add(ps, tid, pid, T_RUNNING) < 0) {
       ptrace(PTRACE_DETACH, tid, 0, 0); /* nothing to stop yet: plain detach */
       errno = ENOMEM;
       return -1;
@@ -341,38 +401,29 @@ static int seize(struct ptrace_set *ps, pid_t tid) {
      * exiting (the kernel refuses to attach to an exiting task)? One that
      * the privilege policy refuses is not to be sampled, ours or not (a
      * seize undone in vain left it in the set, for the final detach). */
-    long tracer = tracer_of(ps->pid, tid);
+    long tracer = tracer_of(pid, tid);
     char why[8];
-    if (tracer == (long)getpid() && privilege_check(ps->pid, tid, why, sizeof why) == E_OK) {
-      if (add(ps, tid, T_RUNNING) < 0) {
+    if (tracer == (long)getpid() && privilege_check(pid, tid, why, sizeof why) == E_OK) {
+      if (add(ps, tid, pid, T_RUNNING) < 0) {
         errno = ENOMEM;
         return -1;
       }
       return 1;
     }
-    if (tracer < 0 || zombie_or_gone(ps->pid, tid)) return 0;
+    if (tracer < 0 || zombie_or_gone(pid, tid)) return 0;
   }
   errno = e;
   return -1;
 }
 
-int ptrace_set_sync(struct ptrace_set *ps) {
-  if (ps == NULL) {
-    errno = EINVAL;
-    return -1;
-  }
-  ptrace_set_poll(ps);
-  char path[64];
-  proc_task_path(path, ps->pid, 0, "task");
+/* Seize the threads of /proc/PID/task not yet ours; 0 or an errno. */
+static int seize_listed(struct ptrace_set *ps, pid_t pid, const char *path) {
   int err = 0;
   /* Threads created by threads not yet seized are not followed by the
    * kernel: look again until a pass seizes nothing new. */
   for (int pass = 0; pass < 8; pass++) {
     DIR *d = opendir(path);
-    if (d == NULL) {
-      errno = (errno == ENOENT) ? ESRCH : errno;
-      return -1;
-    }
+    if (d == NULL) return errno == ENOENT ? ESRCH : errno;
     int fresh = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
@@ -380,20 +431,28 @@ int ptrace_set_sync(struct ptrace_set *ps) {
       pid_t tid = (pid_t)strtol(de->d_name, NULL, 10);
       ssize_t i = find(ps, tid);
       if (i >= 0 && ps->t[i].state != T_DETACHED) continue;
-      int r = seize(ps, tid);
+      int r = seize(ps, pid, tid);
       if (r > 0) fresh++;
       if (r < 0 && err == 0) err = errno;
     }
     closedir(d);
-    if (err) break;
-    if (fresh == 0) break;
+    if (err || fresh == 0) break;
   }
+  return err;
+}
+
+/* ptrace_set_sync for one process, events already handled. */
+static int sync_proc(struct ptrace_set *ps, pid_t pid) {
+  char path[64];
+  proc_task_path(path, pid, 0, "task");
+  int err = seize_listed(ps, pid, path);
   /* Forget the threads that are gone from /proc (reaped). One that readdir
    * missed while others came and went is still there: look at each. */
   for (size_t i = 0; i < ps->n;) {
     char tp[64];
-    proc_task_path(tp, ps->pid, ps->t[i].tid, NULL);
-    if (ps->t[i].state != T_STOPPED && access(tp, F_OK) != 0 && errno == ENOENT)
+    proc_task_path(tp, pid, ps->t[i].tid, NULL);
+    if (ps->t[i].pid == pid && ps->t[i].state != T_STOPPED && access(tp, F_OK) != 0 &&
+        errno == ENOENT)
       drop(ps, i);
     else
       i++;
@@ -404,12 +463,47 @@ int ptrace_set_sync(struct ptrace_set *ps) {
   }
   size_t live = 0;
   for (size_t i = 0; i < ps->n; i++)
-    if (ps->t[i].state != T_GONE && ps->t[i].state != T_DETACHED) live++;
+    if (ps->t[i].pid == pid && ps->t[i].state != T_GONE && ps->t[i].state != T_DETACHED) live++;
   if (live == 0 && access(path, F_OK) != 0) {
     errno = ESRCH;
     return -1;
   }
   return (int)live;
+}
+
+int ptrace_set_sync(struct ptrace_set *ps) {
+  if (ps == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  ptrace_set_poll(ps);
+  int total = 0, err = 0;
+  for (size_t k = 0; k < ps->np; k++) {
+    int r = sync_proc(ps, ps->procs[k].pid);
+    if (r >= 0) total += r;
+    else if (err == 0) err = errno;
+  }
+  if (err) {
+    errno = err;
+    return -1;
+  }
+  return total;
+}
+
+int ptrace_set_add(struct ptrace_set *ps, pid_t pid) {
+  if (ps == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (add_proc(ps, pid) != 0) return -1;
+  poll_threads(ps, pid);
+  int r = sync_proc(ps, pid);
+  if (r < 0) {
+    int err = errno;
+    ptrace_set_remove(ps, pid);
+    errno = err;
+  }
+  return r;
 }
 
 /* Restore the signal mask if we blocked SIGCHLD. */
@@ -465,7 +559,7 @@ int ptrace_set_stop(struct ptrace_set *ps, pid_t tid, struct user_regs_struct *r
     int err = 0;
     for (;;) {
       int status;
-      int r = wait_one(ps, tid, &status);
+      int r = wait_one(tid, ps->t[i].child_leader, &status);
       if (r == 1) {
         enum outcome o = dispatch(ps, (size_t)i, status, true);
         if (o == O_STOPPED) break;
@@ -489,7 +583,7 @@ int ptrace_set_stop(struct ptrace_set *ps, pid_t tid, struct user_regs_struct *r
         /* Nothing pending (a pending stop is taken as it is): ask. */
         if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) {
           err = errno == ESRCH ? ESRCH : errno;
-          if (zombie_or_gone(ps->pid, tid)) ps->t[i].state = T_GONE;
+          if (zombie_or_gone(ps->t[i].pid, tid)) ps->t[i].state = T_GONE;
           break;
         }
         interrupted = true;
@@ -499,7 +593,7 @@ int ptrace_set_stop(struct ptrace_set *ps, pid_t tid, struct user_regs_struct *r
       if (now >= deadline) {
         /* Left running: our interrupt may still land; poll resumes it. */
         err = ETIMEDOUT;
-        if (zombie_or_gone(ps->pid, tid)) {
+        if (zombie_or_gone(ps->t[i].pid, tid)) {
           ps->t[i].state = T_GONE;
           err = ESRCH;
         }
@@ -561,6 +655,16 @@ size_t ptrace_set_threads(const struct ptrace_set *ps, pid_t *tids, size_t max) 
   return k;
 }
 
+size_t ptrace_set_process_threads(const struct ptrace_set *ps, pid_t pid, pid_t *tids,
+                                  size_t max) {
+  size_t k = 0;
+  if (ps == NULL) return 0;
+  for (size_t i = 0; i < ps->n && k < max; i++)
+    if (ps->t[i].pid == pid && ps->t[i].state != T_GONE && ps->t[i].state != T_DETACHED)
+      tids[k++] = ps->t[i].tid;
+  return k;
+}
+
 void ptrace_set_sleep_until(struct ptrace_set *ps, uint64_t deadline_us) {
   struct chld_block blk = {false, {{0}}};
   block_chld(&blk); /* before the first poll: no event slips in between */
@@ -586,8 +690,7 @@ void ptrace_set_sleep_until(struct ptrace_set *ps, uint64_t deadline_us) {
  * puts the thread back into the group-stop. The interrupt also tells us
  * whether the thread is ours at all (ESRCH otherwise). 1: done (or not
  * ours, or gone); 0: it did not stop within wait_us (still ours). */
-static int detach_one(const struct ptrace_set *ps, pid_t tid, bool stopped, int sig,
-                      uint64_t wait_us) {
+static int detach_one(pid_t tid, bool child_leader, bool stopped, int sig, uint64_t wait_us) {
   int saved = errno;
   int done = 1;
   if (stopped && (ptrace(PTRACE_DETACH, tid, 0, (void *)(long)sig) == 0 || errno != ESRCH))
@@ -597,7 +700,7 @@ static int detach_one(const struct ptrace_set *ps, pid_t tid, bool stopped, int 
   uint64_t start = clock_us();
   for (int k = 0;; k++) {
     int status;
-    int r = wait_one(ps, tid, &status);
+    int r = wait_one(tid, child_leader, &status);
     if (r == 1 && WIFSTOPPED(status)) {
       int s = (status >> 16) == 0 ? WSTOPSIG(status) : 0; /* a signal goes on */
       if (ptrace(PTRACE_DETACH, tid, 0, (void *)(long)s) == 0 || errno != ESRCH) goto out;
@@ -616,28 +719,39 @@ out:
   return done;
 }
 
-void ptrace_set_detach_all(struct ptrace_set *ps) {
-  if (ps == NULL) return;
-  uint64_t start = clock_us();
+/* The wait for one more thread, out of the budget of a detach that
+ * started at `start`. */
+static uint64_t detach_wait(uint64_t start) {
+  return clock_us() - start >= DETACH_BUDGET_US ? 0 : DETACH_WAIT_US;
+}
+
+/* Detach the threads in the array of process pid (0: of every process). */
+static void detach_entries(struct ptrace_set *ps, pid_t pid, uint64_t start) {
   struct thr *t = ps->t;
   size_t n = ps->n;
   for (size_t i = 0; i < n; i++) {
     int state = t[i].state;
-    if (state == T_DETACHED) continue;
+    if (state == T_DETACHED || (pid != 0 && t[i].pid != pid)) continue;
     if (state == T_GONE) { /* a zombie: nothing to resume */
       t[i].state = T_DETACHED;
       continue;
     }
     bool stopped = state == T_STOPPED;
     int sig = stopped && !t[i].listen ? t[i].sig : 0;
-    uint64_t wait = clock_us() - start >= DETACH_BUDGET_US ? 0 : DETACH_WAIT_US;
-    if (detach_one(ps, t[i].tid, stopped, sig, wait)) t[i].state = T_DETACHED;
+    if (detach_one(t[i].tid, t[i].child_leader, stopped, sig, detach_wait(start)))
+      t[i].state = T_DETACHED;
   }
-  /* Threads the kernel seized for us and that we have not heard of yet
-   * (their clone event is still pending): every tid of the process that is
-   * still ours. The directory is read with plain system calls. */
+}
+
+/* Threads of process p the kernel seized for us and that we have not
+ * heard of yet (their clone event is still pending): every tid of the
+ * process that is still ours. The directory is read with plain system
+ * calls. */
+static void detach_unlisted(const struct ptrace_set *ps, struct tproc p, uint64_t start) {
+  const struct thr *t = ps->t;
+  size_t n = ps->n;
   char path[64];
-  proc_task_path(path, ps->pid, 0, "task");
+  proc_task_path(path, p.pid, 0, "task");
   for (int pass = 0; pass < 3; pass++) {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;
@@ -664,14 +778,42 @@ void ptrace_set_detach_all(struct ptrace_set *ps) {
         if (done) continue;
         /* Ours? (the interrupt fails at once with ESRCH if not) */
         if (ptrace(PTRACE_INTERRUPT, (pid_t)tid, 0, 0) == 0) {
-          uint64_t wait = clock_us() - start >= DETACH_BUDGET_US ? 0 : DETACH_WAIT_US;
-          detach_one(ps, (pid_t)tid, false, 0, wait);
+          detach_one((pid_t)tid, tid == p.pid && p.leader_is_child, false, 0, detach_wait(start));
           found++;
         }
       }
     }
     close(fd);
     if (found == 0) break;
+  }
+}
+
+void ptrace_set_detach_all(struct ptrace_set *ps) {
+  if (ps == NULL) return;
+  uint64_t start = clock_us();
+  detach_entries(ps, 0, start);
+  size_t np = ps->np;
+  for (size_t k = 0; k < np; k++) detach_unlisted(ps, ps->procs[k], start);
+}
+
+void ptrace_set_remove(struct ptrace_set *ps, pid_t pid) {
+  if (ps == NULL) return;
+  ssize_t k = find_proc(ps, pid);
+  if (k < 0) return;
+  struct tproc p = ps->procs[k];
+  /* Exits first: a traced thread that exited is reported to us before
+   * its parent, which cannot reap the process until we have collected
+   * it. */
+  poll_threads(ps, pid);
+  uint64_t start = clock_us();
+  detach_entries(ps, pid, start);
+  detach_unlisted(ps, p, start);
+  drop_proc(ps, pid);
+  /* A thread that did not stop in time stays in the array: polls go on
+   * serving it and ptrace_set_detach_all tries again. */
+  for (size_t i = 0; i < ps->n;) {
+    if (ps->t[i].pid == pid && ps->t[i].state == T_DETACHED) drop(ps, i);
+    else i++;
   }
 }
 

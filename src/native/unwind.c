@@ -12,7 +12,9 @@
  *
  * Nothing here reads the live process: the thread has been resumed long
  * before we unwind. Files are opened through /proc/PID/root (or the
- * map_files link), once per (path, inode) for the unwinder's life. */
+ * map_files link), once per (path, inode) for the unwinder's life, and
+ * once for all the unwinders that share them (unwinder_new_sharing:
+ * the processes of austinp -C map the same interpreter and libraries). */
 #define _GNU_SOURCE
 #include "unwind.h"
 
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "elf_symbols.h"
@@ -93,6 +96,22 @@ struct ufile {
   uint32_t seq;
   char *part_names[SPLIT_PARTS_MAX]; /* names given to unnamed cold parts */
   size_t nparts;
+};
+
+/* The files opened under one root directory (as the processes see their
+ * files: the same path and inode name the same file), shared by the
+ * unwinders of the processes under that root. */
+struct ufile_set {
+  unsigned refs;
+  dev_t root_dev;
+  ino_t root_ino;
+  struct ufile **v;
+  size_t n, cap;
+};
+
+/* A file one unwinder uses. */
+struct ufile_use {
+  struct ufile *f;
   uint64_t reported_start; /* executable mapping last told to the caller */
 };
 
@@ -100,6 +119,7 @@ struct umap {
   uint64_t start, end, offset;
   bool exec;
   struct ufile *file; /* NULL for anonymous and special mappings */
+  size_t use;         /* with file: its entry in the unwinder's uses */
   bool bias_known, bias_ok;
   uint64_t bias;
 };
@@ -111,8 +131,9 @@ struct unwinder {
   unw_addr_space_t as;
   struct umap *maps;
   size_t nmaps;
-  struct ufile **files;
-  size_t nfiles, files_cap;
+  struct ufile_set *files; /* shared */
+  struct ufile_use *uses;
+  size_t nuses, uses_cap;
   uint64_t last_refresh_ns;
   uint64_t refresh_gap_ns; /* backs off while refreshes change nothing */
   size_t last_map; /* lookup hint */
@@ -143,18 +164,40 @@ static void file_free(struct ufile *f) {
   free(f);
 }
 
-static struct ufile *file_get(struct unwinder *u, const char *path,
-                              uint64_t inode) {
-  for (size_t i = 0; i < u->nfiles; i++) {
-    struct ufile *f = u->files[i];
+static struct ufile_set *file_set_new(pid_t pid) {
+  struct ufile_set *fs = calloc(1, sizeof *fs);
+  if (fs == NULL) return NULL;
+  fs->refs = 1;
+  char root[64];
+  struct stat st;
+  snprintf(root, sizeof root, "/proc/%d/root", (int)pid);
+  if (stat(root, &st) == 0) {
+    fs->root_dev = st.st_dev;
+    fs->root_ino = st.st_ino;
+  }
+  return fs;
+}
+
+static void file_set_put(struct ufile_set *fs) {
+  if (fs == NULL || --fs->refs > 0) return;
+  for (size_t i = 0; i < fs->n; i++) file_free(fs->v[i]);
+  free(fs->v);
+  free(fs);
+}
+
+/* The file (path, inode) of the set, created (not opened) on first
+ * sight; NULL when out of memory. */
+static struct ufile *file_set_get(struct ufile_set *fs, const char *path, uint64_t inode) {
+  for (size_t i = 0; i < fs->n; i++) {
+    struct ufile *f = fs->v[i];
     if (f->inode == inode && strcmp(f->path, path) == 0) return f;
   }
-  if (u->nfiles == u->files_cap) {
-    size_t cap = u->files_cap ? 2 * u->files_cap : 16;
-    struct ufile **p = realloc(u->files, cap * sizeof *p);
+  if (fs->n == fs->cap) {
+    size_t cap = fs->cap ? 2 * fs->cap : 16;
+    struct ufile **p = realloc(fs->v, cap * sizeof *p);
     if (p == NULL) return NULL;
-    u->files = p;
-    u->files_cap = cap;
+    fs->v = p;
+    fs->cap = cap;
   }
   struct ufile *f = calloc(1, sizeof *f);
   if (f == NULL) return NULL;
@@ -164,8 +207,28 @@ static struct ufile *file_get(struct unwinder *u, const char *path,
     return NULL;
   }
   f->inode = inode;
-  u->files[u->nfiles++] = f;
+  fs->v[fs->n++] = f;
   return f;
+}
+
+/* The unwinder's use of file (path, inode): its index in u->uses, -1
+ * when out of memory. */
+static ssize_t file_get(struct unwinder *u, const char *path, uint64_t inode) {
+  for (size_t i = 0; i < u->nuses; i++) {
+    struct ufile *f = u->uses[i].f;
+    if (f->inode == inode && strcmp(f->path, path) == 0) return (ssize_t)i;
+  }
+  if (u->nuses == u->uses_cap) {
+    size_t cap = u->uses_cap ? 2 * u->uses_cap : 16;
+    struct ufile_use *p = realloc(u->uses, cap * sizeof *p);
+    if (p == NULL) return -1;
+    u->uses = p;
+    u->uses_cap = cap;
+  }
+  struct ufile *f = file_set_get(u->files, path, inode);
+  if (f == NULL) return -1;
+  u->uses[u->nuses] = (struct ufile_use){f, 0};
+  return (ssize_t)u->nuses++;
 }
 
 /* Keep a section's contents in memory (link-time address and size). */
@@ -289,8 +352,10 @@ static int maps_refresh(struct unwinder *u) {
     um->end = m->end;
     um->offset = m->offset;
     um->exec = m->perms[2] == 'x';
-    if (m->path != NULL && m->inode != 0) {
-      um->file = file_get(u, m->path, m->inode);
+    ssize_t use;
+    if (m->path != NULL && m->inode != 0 && (use = file_get(u, m->path, m->inode)) >= 0) {
+      um->use = (size_t)use;
+      um->file = u->uses[use].f;
       /* Open eagerly the files with code: unwind tables and bias are
        * needed for them anyway, and the bias needs the open file. */
       if (um->file != NULL && um->exec) file_open(u, um->file, m);
@@ -500,12 +565,26 @@ static unw_accessors_t accessors = {
 
 /* ---- public ----------------------------------------------------------- */
 
-struct unwinder *unwinder_new(pid_t pid) {
+struct unwinder *unwinder_new(pid_t pid) { return unwinder_new_sharing(pid, NULL); }
+
+struct unwinder *unwinder_new_sharing(pid_t pid, const struct unwinder *other) {
   struct unwinder *u = calloc(1, sizeof *u);
   if (u == NULL) return NULL;
   u->pid = pid;
   u->refresh_gap_ns = REFRESH_MIN_NS;
   snprintf(u->root, sizeof u->root, "/proc/%d/root", (int)pid);
+  u->files = file_set_new(pid);
+  if (u->files == NULL) {
+    free(u);
+    return NULL;
+  }
+  /* Under the same root, the same path and inode are the same file. */
+  if (other != NULL && other->files->root_dev == u->files->root_dev &&
+      other->files->root_ino == u->files->root_ino) {
+    file_set_put(u->files);
+    u->files = other->files;
+    u->files->refs++;
+  }
   if (maps_refresh(u) != 0) {
     unwinder_free(u);
     return NULL;
@@ -529,8 +608,8 @@ void unwinder_free(struct unwinder *u) {
   if (u == NULL) return;
   if (u->as != NULL) unw_destroy_addr_space(u->as);
   maps_clear(u);
-  for (size_t i = 0; i < u->nfiles; i++) file_free(u->files[i]);
-  free(u->files);
+  free(u->uses);
+  file_set_put(u->files);
   free(u);
 }
 
@@ -616,8 +695,8 @@ void unwinder_new_mappings(struct unwinder *u, unwinder_mapping_cb cb, void *arg
   if (u == NULL) return;
   for (size_t i = 0; i < u->nmaps; i++) {
     struct umap *m = &u->maps[i];
-    if (!m->exec || m->file == NULL || m->file->reported_start == m->start) continue;
-    m->file->reported_start = m->start;
+    if (!m->exec || m->file == NULL || u->uses[m->use].reported_start == m->start) continue;
+    u->uses[m->use].reported_start = m->start;
     cb(arg, m->start, m->end, m->file->path);
   }
 }

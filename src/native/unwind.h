@@ -22,6 +22,12 @@ struct unwinder;
 /* An unwinder for process pid (its maps are read now and again whenever
  * a pc falls outside every known mapping). NULL on failure. */
 struct unwinder *unwinder_new(pid_t pid);
+
+/* The same, sharing the mapped files of `other` (their unwind tables and
+ * symbols, each read once) when pid sees the same root directory; each
+ * unwinder keeps its own mappings, load biases and caches. Both must
+ * use the same classifier (unwinder_set_classifier). */
+struct unwinder *unwinder_new_sharing(pid_t pid, const struct unwinder *other);
 void unwinder_free(struct unwinder *u);
 
 /* Unwind a snapshot: writes at most max return addresses, leaf first

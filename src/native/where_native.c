@@ -13,11 +13,12 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "clock.h"
+#include "native_run.h"
 #include "errors.h"
 #include "proc_stat.h"
 #include "resolver.h"
 #include "target.h"
-#include "target_python.h"
 
 /* A thread that is not in a system call stops at once; one that is in an
  * uninterruptible wait may take long: where mode waits more than the
@@ -42,21 +43,23 @@ struct wthread {
   int64_t iid;
 };
 
+/* One process of the tree, its threads captured. */
+struct wproc {
+  struct native_session *s;
+  struct wthread *threads;
+  size_t nthreads;
+};
+
 struct where {
   const struct options *o;
   FILE *out;
   bool color;
-  struct target t;
-  struct py_runtime rt;
-  struct remote *r;
-  struct py_walker w;
-  struct ptrace_set *ps;
-  struct unwinder *u;
-  struct capturer cap;
+  struct native_run run;
+  struct wproc procs[PROC_SET_MAX];
+  size_t nprocs;
+  struct wproc *cur;        /* the process being shown */
   struct resolver *local, *in_root; /* paths as we see them; under /proc/PID/root */
   char root[64];
-  struct wthread *threads;
-  size_t nthreads;
   uint64_t pcs[WHERE_MAX_NATIVE];
   struct native_frame native[WHERE_MAX_NATIVE];
   struct woven_frame woven[WHERE_MAX_WOVEN];
@@ -72,24 +75,38 @@ static const struct py_thread_ref *find_ref(const struct py_thread_ref *refs, in
   return NULL;
 }
 
-/* Every thread, one after the other: stopped only while captured. */
-static void capture_all(struct where *wh) {
+/* Every thread of one process, one after the other: stopped only while
+ * captured. (A child between fork and exec lists its parent's threads:
+ * only those of its own are found among the tids.) */
+static void capture_process(struct where *wh, struct wproc *wp) {
   static struct py_thread_ref refs[WHERE_MAX_THREADS];
   static pid_t tids[WHERE_MAX_THREADS];
-  int nrefs = py_walk_list_threads(&wh->w, refs, WHERE_MAX_THREADS);
+  struct native_session *s = wp->s;
+  int nrefs = py_walk_list_threads(&s->p->w, refs, WHERE_MAX_THREADS);
   if (nrefs < 0) nrefs = 0;
-  size_t n = ptrace_set_threads(wh->ps, tids, WHERE_MAX_THREADS);
-  wh->threads = calloc(n ? n : 1, sizeof *wh->threads);
-  if (wh->threads == NULL) return;
+  size_t n = ptrace_set_process_threads(wh->run.ps, s->p->pid, tids, WHERE_MAX_THREADS);
+  wp->threads = calloc(n ? n : 1, sizeof *wp->threads);
+  if (wp->threads == NULL) return;
   for (size_t i = 0; i < n; i++) {
-    struct wthread *th = &wh->threads[wh->nthreads];
+    struct wthread *th = &wp->threads[wp->nthreads];
     const struct py_thread_ref *ref = find_ref(refs, nrefs, tids[i]);
     if (ref != NULL && (th->py = malloc(sizeof *th->py)) == NULL) ref = NULL;
     th->iid = ref ? ref->iid : -1;
     /* A thread that does not stop still shows its Python frames, read
      * as austin reads them. */
-    capture_thread(&wh->cap, tids[i], ref, th->py, WHERE_STOP_TIMEOUT_US, true, &th->cap);
-    wh->nthreads++;
+    capture_thread(&s->cap, tids[i], ref, th->py, WHERE_STOP_TIMEOUT_US, true, &th->cap);
+    wp->nthreads++;
+  }
+}
+
+/* With -C, the descendants first (found and traced now), then every
+ * process, the target first. */
+static void capture_all(struct where *wh) {
+  native_run_refresh(&wh->run, clock_us());
+  for (size_t i = 0; i < wh->run.n; i++) {
+    struct wproc *wp = &wh->procs[wh->nprocs++];
+    wp->s = wh->run.s[i];
+    capture_process(wh, wp);
   }
 }
 
@@ -130,7 +147,7 @@ static void print_resolved(void *arg, const struct resolver_frame *f) {
 static void print_native(struct where *wh, const struct native_frame *f, bool leaf) {
   const char *path = NULL;
   uint64_t start = 0;
-  if (unwinder_mapping(wh->u, f->pc, &path, &start, NULL, NULL) == 0 && path != NULL) {
+  if (unwinder_mapping(wh->cur->s->u, f->pc, &path, &start, NULL, NULL) == 0 && path != NULL) {
     struct resolver *r = resolver_for(wh, path);
     struct frame_print fp = {wh, path, 0};
     if (r != NULL && resolver_frames(r, path, start, f->pc, !leaf, print_resolved, &fp) > 0)
@@ -181,7 +198,7 @@ static void heap_prefer_huge_pages(void) {
 
 static void print_thread_head(struct where *wh, const struct wthread *th) {
   char comm[64] = "";
-  ssize_t n = proc_task_read(wh->t.pid, th->cap.tid, "comm", comm, sizeof comm);
+  ssize_t n = proc_task_read(wh->cur->s->p->pid, th->cap.tid, "comm", comm, sizeof comm);
   if (n > 0 && comm[n - 1] == '\n') comm[n - 1] = '\0';
   const struct capture *cap = &th->cap;
   const char *state = !cap->stopped ? "not stopped (no native frames)"
@@ -200,7 +217,8 @@ static void print_thread_head(struct where *wh, const struct wthread *th) {
 static void print_thread(struct where *wh, const struct wthread *th) {
   print_thread_head(wh, th);
   bool complete = false;
-  int n = capture_native_stack(wh->u, &th->cap, wh->pcs, wh->native, WHERE_MAX_NATIVE, &complete);
+  int n = capture_native_stack(wh->cur->s->u, &th->cap, wh->pcs, wh->native, WHERE_MAX_NATIVE,
+                               &complete);
   const struct sample *s = th->py != NULL && th->cap.py_rc == 0 ? th->py : NULL;
   int nw = s != NULL && !s->invalid && n > 0
                ? weave(wh->native, n, s->frames, (int)s->nframes, wh->woven, WHERE_MAX_WOVEN)
@@ -229,50 +247,28 @@ static void print_thread(struct where *wh, const struct wthread *th) {
   print_kernel(wh, &th->cap);
 }
 
-/* ---- setup -------------------------------------------------------------- */
+/* ---- teardown ----------------------------------------------------------- */
 
-static int setup(struct where *wh, char *why, size_t whylen) {
-  const struct options *o = wh->o;
-  enum error_kind kind = target_attach(o->where, &wh->t, why, whylen);
-  if (kind == E_OK) kind = target_wait_python(&wh->t, o->timeout_us, &wh->rt, why, whylen);
-  if (kind != E_OK) return error_report(kind, "%s", why);
-  wh->r = remote_open_pid(wh->t.pid);
-  if (wh->r == NULL && errno != ENOMEM) /* a privileged run refused (remote.h) */
-    return error_report(errno == ESRCH ? E_NO_PROCESS : E_PERMISSION,
-                        "cannot read the memory of process %d: %s", (int)wh->t.pid,
-                        strerror(errno));
-  wh->ps = ptrace_set_new(wh->t.pid);
-  wh->u = unwinder_new(wh->t.pid);
-  if (wh->r == NULL || wh->ps == NULL || wh->u == NULL || py_walker_init(&wh->w, wh->r, &wh->rt) != 0)
-    return error_report(E_INTERNAL, "cannot set up where mode");
-  unwinder_set_classifier(wh->u, weave_is_eval_symbol);
-  wh->cap = (struct capturer){.pid = wh->t.pid, .ps = wh->ps, .r = wh->r, .w = &wh->w};
-  if (o->kernel && (wh->cap.kr = kstack_reader_new(wh->t.pid)) == NULL)
-    return error_report(E_INTERNAL, "cannot set up the kernel stack reader");
-  ptrace_set_guard(wh->ps);
-  if (ptrace_set_sync(wh->ps) < 0) {
-    int err = errno;
-    ptrace_set_guard(NULL);
-    return error_report(err == EPERM || err == EACCES ? E_PERMISSION : E_NO_PROCESS,
-                        "cannot trace process %d: %s", (int)wh->t.pid, strerror(err));
+static void free_threads(struct wproc *wp) {
+  for (size_t i = 0; i < wp->nthreads; i++) {
+    capture_free(&wp->threads[i].cap);
+    free(wp->threads[i].py);
   }
-  return 0;
+  free(wp->threads);
 }
 
-static void teardown(struct where *wh) {
-  for (size_t i = 0; i < wh->nthreads; i++) {
-    capture_free(&wh->threads[i].cap);
-    free(wh->threads[i].py);
-  }
-  free(wh->threads);
-  resolver_free(wh->local);
-  resolver_free(wh->in_root);
-  if (wh->ps != NULL) ptrace_set_free(wh->ps);
-  kstack_reader_free(wh->cap.kr);
-  capturer_free(&wh->cap);
-  unwinder_free(wh->u);
-  if (wh->r != NULL) py_walker_free(&wh->w);
-  remote_close(wh->r);
+/* One process: its head line (with -C, marked parent or child, as austin
+ * marks them), then its threads. */
+static void print_process(struct where *wh, struct wproc *wp) {
+  const struct py_runtime *rt = &wp->s->p->rt;
+  wh->cur = wp;
+  if (wp != &wh->procs[0]) fputc('\n', wh->out);
+  fprintf(wh->out, "%sProcess %d%s", c(wh, C_BOLD), (int)rt->pid, c(wh, C_RESET));
+  if (wh->o->children) fprintf(wh->out, " (%s)", wp->s->p->child ? "child" : "parent");
+  fprintf(wh->out, "  Python %s  %s%s%s\n", rt->version, c(wh, C_DIM), rt->path, c(wh, C_RESET));
+  /* No sweep of the code cache until the end: every thread's frames name
+   * its strings. */
+  for (size_t i = 0; i < wp->nthreads; i++) print_thread(wh, &wp->threads[i]);
 }
 
 int where_native(const struct options *o) {
@@ -281,28 +277,23 @@ int where_native(const struct options *o) {
   wh.o = o;
   wh.out = stdout;
   wh.color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
-  int status = setup(&wh, why, sizeof why);
-  if (status != 0) {
-    teardown(&wh);
-    return status;
-  }
+  enum error_kind kind = native_run_start(&wh.run, o, why, sizeof why);
+  if (kind != E_OK) return error_report(kind, "%s", why);
   capture_all(&wh);
   /* The target first: running and untraced before we resolve anything. */
-  ptrace_set_detach_all(wh.ps);
-  ptrace_set_guard(NULL);
+  native_run_detach(&wh.run);
 
   heap_prefer_huge_pages();
-  snprintf(wh.root, sizeof wh.root, "/proc/%d/root", (int)wh.t.pid);
+  snprintf(wh.root, sizeof wh.root, "/proc/%d/root", (int)wh.run.t.pid);
   wh.local = resolver_new(NULL);
   wh.in_root = resolver_new(wh.root);
-  fprintf(wh.out, "%sProcess %d%s  Python %s  %s%s%s\n", c(&wh, C_BOLD), (int)wh.t.pid,
-          c(&wh, C_RESET), wh.rt.version, c(&wh, C_DIM), wh.rt.path, c(&wh, C_RESET));
-  /* No sweep of the code cache until the end: every thread's frames name
-   * its strings. */
-  for (size_t i = 0; i < wh.nthreads; i++) print_thread(&wh, &wh.threads[i]);
+  for (size_t i = 0; i < wh.nprocs; i++) print_process(&wh, &wh.procs[i]);
+  int status = 0;
   if (fflush(wh.out) != 0 && errno != EPIPE)
     status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
-  teardown(&wh);
-  py_runtime_free(&wh.rt);
+  for (size_t i = 0; i < wh.nprocs; i++) free_threads(&wh.procs[i]);
+  resolver_free(wh.local);
+  resolver_free(wh.in_root);
+  native_run_end(&wh.run, false);
   return status;
 }

@@ -362,7 +362,7 @@ static bool on_frame_ref(struct mojo *m) {
     return bad(m, "unknown frame reference %" PRIu64 " (pid %" PRId64 ")", key, m->pid);
   if (f->native) {
     char q[84];
-    if (session_find(m->s, f->pc) == NULL)
+    if (session_find(m->s, m->pid, f->pc) == NULL)
       return bad(m, "address of native frame '%s' in no map announced before it",
                  quoted(f->text, f->file_len, q));
     size_t at;
@@ -429,7 +429,7 @@ static void resolved_frame(void *arg, const struct resolver_frame *f) {
 static bool resolve_native(struct mojo *m, const struct mframe *f, bool leaf) {
   /* Found when referred to, and no mapping comes within a sample: this
    * is only a guard. */
-  const struct session_map *map = session_find(m->s, f->pc);
+  const struct session_map *map = session_find(m->s, m->pid, f->pc);
   if (map == NULL) return bad(m, "native frame in no map");
   const char *sym = mframe_name(f);
   size_t symlen = f->name_len;

@@ -1,4 +1,5 @@
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,8 +14,45 @@ int session_init(struct session *s, struct resolver *r) {
 void session_free(struct session *s) {
   for (size_t i = 0; i < s->nfiles; i++) free(s->files[i]);
   free(s->files);
-  free(s->maps);
+  for (size_t i = 0; i < s->nprocs; i++) free(s->procs[i].maps);
+  free(s->procs);
   memset(s, 0, sizeof *s);
+}
+
+/* The first table whose pid is not below pid (procs is sorted by pid). */
+static size_t procs_lower_bound(const struct session *s, int64_t pid) {
+  size_t a = 0, b = s->nprocs;
+  while (a < b) {
+    size_t mid = (a + b) / 2;
+    if (s->procs[mid].pid < pid) a = mid + 1;
+    else b = mid;
+  }
+  return a;
+}
+
+/* The mappings of process pid; created when `create` (NULL when out of
+ * memory), else NULL when it announced none. Samples come process after
+ * process: the last one looked up is tried first. */
+static struct session_maps *maps_of(struct session *s, int64_t pid, bool create) {
+  if (s->last < s->nprocs && s->procs[s->last].pid == pid) return &s->procs[s->last];
+  size_t i = procs_lower_bound(s, pid);
+  if (i < s->nprocs && s->procs[i].pid == pid) {
+    s->last = i;
+    return &s->procs[i];
+  }
+  if (!create) return NULL;
+  if (s->nprocs == s->procs_cap) {
+    size_t cap = s->procs_cap ? 2 * s->procs_cap : 8;
+    struct session_maps *p = realloc(s->procs, cap * sizeof *p);
+    if (p == NULL) return NULL;
+    s->procs = p;
+    s->procs_cap = cap;
+  }
+  memmove(&s->procs[i + 1], &s->procs[i], (s->nprocs - i) * sizeof *s->procs);
+  s->procs[i] = (struct session_maps){.pid = pid};
+  s->nprocs++;
+  s->last = i;
+  return &s->procs[i];
 }
 
 /* The counts of path, created on first sight. Linear: mappings are
@@ -35,37 +73,41 @@ static struct session_file *file_of(struct session *s, const char *path) {
   return f;
 }
 
-enum session_map_status session_add_map(struct session *s, uint64_t lo, uint64_t hi,
-                                        const char *path) {
+enum session_map_status session_add_map(struct session *s, int64_t pid, uint64_t lo,
+                                        uint64_t hi, const char *path) {
   struct session_file *f = file_of(s, path);
   if (f == NULL) return s->nfiles >= RESOLVER_FILES_MAX ? SESSION_MAP_TOO_MANY : SESSION_MAP_NOMEM;
+  struct session_maps *p = maps_of(s, pid, true);
+  if (p == NULL) return SESSION_MAP_NOMEM;
   /* First mapping ending after lo; drop those that [lo, hi) overlaps. */
-  size_t a = 0, b = s->nmaps;
+  size_t a = 0, b = p->nmaps;
   while (a < b) {
     size_t mid = (a + b) / 2;
-    if (s->maps[mid].hi <= lo) a = mid + 1;
+    if (p->maps[mid].hi <= lo) a = mid + 1;
     else b = mid;
   }
   size_t end = a;
-  while (end < s->nmaps && s->maps[end].lo < hi) end++;
+  while (end < p->nmaps && p->maps[end].lo < hi) end++;
   size_t dropped = end - a;
   if (dropped == 0) {
     if (s->nmaps >= SESSION_MAPS_MAX) return SESSION_MAP_TOO_MANY;
-    if (s->nmaps == s->cap) {
-      size_t cap = s->cap ? 2 * s->cap : 64;
-      struct session_map *m = realloc(s->maps, cap * sizeof *m);
+    if (p->nmaps == p->cap) {
+      size_t cap = p->cap ? 2 * p->cap : 64;
+      struct session_map *m = realloc(p->maps, cap * sizeof *m);
       if (m == NULL) return SESSION_MAP_NOMEM;
-      s->maps = m;
-      s->cap = cap;
+      p->maps = m;
+      p->cap = cap;
     }
-    memmove(&s->maps[a + 1], &s->maps[a], (s->nmaps - a) * sizeof *s->maps);
+    memmove(&p->maps[a + 1], &p->maps[a], (p->nmaps - a) * sizeof *p->maps);
+    p->nmaps++;
     s->nmaps++;
   } else if (dropped > 1) {
-    memmove(&s->maps[a + 1], &s->maps[end], (s->nmaps - end) * sizeof *s->maps);
+    memmove(&p->maps[a + 1], &p->maps[end], (p->nmaps - end) * sizeof *p->maps);
+    p->nmaps -= dropped - 1;
     s->nmaps -= dropped - 1;
   }
-  s->maps[a] = (struct session_map){lo, hi, f};
-  s->hint = a;
+  p->maps[a] = (struct session_map){lo, hi, f};
+  p->hint = a;
   return SESSION_MAP_OK;
 }
 
@@ -85,16 +127,35 @@ const char *session_parse_hex(const char *p, const char *end, uint64_t *v) {
   return p;
 }
 
+/* "P<pid> " at the start of a spec: its end, with *pid set; spec itself
+ * when there is none; NULL when malformed. */
+static const char *parse_pid(const char *spec, const char *end, int64_t *pid) {
+  *pid = SESSION_NO_PID;
+  if (spec == end || *spec != 'P') return spec;
+  int64_t v = 0;
+  const char *p = spec + 1;
+  for (; p < end && *p >= '0' && *p <= '9'; p++) {
+    v = v * 10 + (*p - '0');
+    if (v > INT32_MAX) return NULL;
+  }
+  if (p == spec + 1 || p == end || *p != ' ') return NULL;
+  *pid = v;
+  return p + 1;
+}
+
 enum session_map_status session_add_map_spec(struct session *s, const char *spec,
                                              const char *end) {
   uint64_t lo, hi;
+  int64_t pid;
+  spec = parse_pid(spec, end, &pid);
+  if (spec == NULL) return SESSION_MAP_BAD_PID;
   const char *q = session_parse_hex(spec, end, &lo);
   if (q == NULL || q == end || *q != '-') return SESSION_MAP_BAD_START;
   q = session_parse_hex(q + 1, end, &hi);
   if (q == NULL || q == end || *q != ' ') return SESSION_MAP_BAD_END;
   if (q + 1 >= end || q[1] != '/') return SESSION_MAP_NO_PATH;
   if (lo >= hi) return SESSION_MAP_EMPTY;
-  return session_add_map(s, lo, hi, q + 1);
+  return session_add_map(s, pid, lo, hi, q + 1);
 }
 
 const char *session_map_error(enum session_map_status st) {
@@ -106,23 +167,32 @@ const char *session_map_error(enum session_map_status st) {
   case SESSION_MAP_BAD_END: return "bad hexadecimal end in";
   case SESSION_MAP_NO_PATH: return "no absolute path in";
   case SESSION_MAP_EMPTY: return "empty mapping (start not below end) in";
+  case SESSION_MAP_BAD_PID: return "bad process id (P<decimal> expected) in";
   }
   return "bad mapping";
 }
 
-const struct session_map *session_find(struct session *s, uint64_t pc) {
+static const struct session_map *find_in(struct session_maps *p, uint64_t pc) {
   /* Consecutive frames are often in one file: try the last one first. */
-  if (s->hint < s->nmaps && pc >= s->maps[s->hint].lo && pc < s->maps[s->hint].hi)
-    return &s->maps[s->hint];
-  size_t a = 0, b = s->nmaps;
+  if (p->hint < p->nmaps && pc >= p->maps[p->hint].lo && pc < p->maps[p->hint].hi)
+    return &p->maps[p->hint];
+  size_t a = 0, b = p->nmaps;
   while (a < b) {
     size_t mid = (a + b) / 2;
-    if (s->maps[mid].hi <= pc) a = mid + 1;
+    if (p->maps[mid].hi <= pc) a = mid + 1;
     else b = mid;
   }
-  if (a == s->nmaps || pc < s->maps[a].lo) return NULL;
-  s->hint = a;
-  return &s->maps[a];
+  if (a == p->nmaps || pc < p->maps[a].lo) return NULL;
+  p->hint = a;
+  return &p->maps[a];
+}
+
+const struct session_map *session_find(struct session *s, int64_t pid, uint64_t pc) {
+  struct session_maps *p = maps_of(s, pid, false);
+  const struct session_map *m = p != NULL ? find_in(p, pc) : NULL;
+  if (m == NULL && pid != SESSION_NO_PID && (p = maps_of(s, SESSION_NO_PID, false)) != NULL)
+    m = find_in(p, pc);
+  return m;
 }
 
 struct counting {

@@ -1,6 +1,12 @@
 /* What austinp-resolve keeps while it reads a profile, whatever its
  * format: the executable mappings the profile announced (`# map:` lines
- * in text), the resolver, and the counts for the summary. */
+ * in text), the resolver, and the counts for the summary.
+ *
+ * Mappings are kept per process: a profile of austinp -C announces each
+ * process's mappings with its pid ("P<pid> LO-HI /path"), and a sample's
+ * addresses are looked up in the mappings of its own process. Mappings
+ * announced without a pid (a single-process profile) serve every sample
+ * whose process announced none of its own that holds the address. */
 #ifndef SESSION_H
 #define SESSION_H
 
@@ -25,11 +31,21 @@ struct session_map {
   struct session_file *file;
 };
 
-struct session {
-  struct resolver *r;
+/* The mappings of one process (pid SESSION_NO_PID: announced without). */
+#define SESSION_NO_PID (-1)
+struct session_maps {
+  int64_t pid;
   struct session_map *maps; /* sorted, not overlapping */
   size_t nmaps, cap;
   size_t hint;
+};
+
+struct session {
+  struct resolver *r;
+  struct session_maps *procs;
+  size_t nprocs, procs_cap;
+  size_t last;              /* procs[last] was looked up last */
+  size_t nmaps;             /* in all */
   struct session_file **files;
   size_t nfiles;
   uint64_t frames, lines, names, kept;
@@ -47,15 +63,18 @@ enum session_map_status {
   SESSION_MAP_BAD_END,
   SESSION_MAP_NO_PATH,
   SESSION_MAP_EMPTY,
+  SESSION_MAP_BAD_PID,
 };
 
-/* A mapping [lo, hi) of path: it replaces the mappings it overlaps (a
- * module unloaded and another loaded in its place). */
-enum session_map_status session_add_map(struct session *s, uint64_t lo, uint64_t hi,
-                                        const char *path);
+/* A mapping [lo, hi) of path in process pid (SESSION_NO_PID: none
+ * given): it replaces the mappings of that process it overlaps (a module
+ * unloaded and another loaded in its place). */
+enum session_map_status session_add_map(struct session *s, int64_t pid, uint64_t lo,
+                                        uint64_t hi, const char *path);
 
-/* A mapping as austinp announces it, "LO-HI /path" (hexadecimal; the
- * text after "# map: ", or the value of a MOJO "map" metadata entry),
+/* A mapping as austinp announces it, "LO-HI /path" or, with -C,
+ * "P<pid> LO-HI /path" (hexadecimal addresses, decimal pid; the text
+ * after "# map: ", or the value of a MOJO "map" metadata entry),
  * NUL-terminated at end. */
 enum session_map_status session_add_map_spec(struct session *s, const char *spec,
                                              const char *end);
@@ -70,8 +89,9 @@ const char *session_parse_hex(const char *p, const char *end, uint64_t *v);
 /* The prefix of a native frame's file (austinp): native@0x<pc>. */
 #define SESSION_NATIVE "native@0x"
 
-/* The mapping that holds pc, or NULL. */
-const struct session_map *session_find(struct session *s, uint64_t pc);
+/* The mapping that holds pc in process pid (its own mappings first, then
+ * those announced without a pid), or NULL. */
+const struct session_map *session_find(struct session *s, int64_t pid, uint64_t pc);
 
 /* Resolve pc of mapping m through cb (see resolver_file_frames), and
  * count the outcome. Returns the number of frames given to cb, 0 when

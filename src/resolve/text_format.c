@@ -13,6 +13,7 @@ struct text {
   struct rin *in;
   struct rout *out;
   struct session *s;
+  int64_t pid; /* of the current sample */
   /* Frames of the current sample: offsets into the line. */
   struct span { size_t at, len; } *frames;
   size_t nframes, cap;
@@ -96,7 +97,7 @@ static enum error_kind native_frame(struct text *t, const char *f, size_t len, b
   const char *last = memrchr(p, ':', end - p);
   if (last == p || !all_digits(last + 1, end - last - 1))
     return bad(t, "truncated native frame (no symbol offset)", f, len);
-  const struct session_map *m = session_find(t->s, pc);
+  const struct session_map *m = session_find(t->s, t->pid, pc);
   if (m == NULL) return bad(t, "address in no '# map:' line announced before it:", f, len);
   const char *sym = p + 1;
   size_t symlen = last - sym;
@@ -134,8 +135,10 @@ static enum error_kind split_sample(struct text *t, char *line, size_t len, size
     return bad(t, "truncated sample (no metric after its last space)", line, len);
   const char *semi = memchr(line, ';', m);
   size_t pid_len = semi ? (size_t)(semi - line) : m;
-  if (!all_digits(line + 1, pid_len - 1) || semi == NULL || semi[1] != 'T')
+  if (!all_digits(line + 1, pid_len - 1) || pid_len > 11 || semi == NULL || semi[1] != 'T')
     return bad(t, "malformed sample (expected P<pid>;T<thread>)", line, len);
+  t->pid = 0;
+  for (size_t i = 1; i < pid_len; i++) t->pid = t->pid * 10 + (line[i] - '0');
   const char *p = memchr(semi + 1, ';', line + m - (semi + 1));
   *head_len = p ? (size_t)(p - line) : m;
   *metric_at = m;
@@ -200,7 +203,7 @@ static enum error_kind one_line(struct text *t, char *line, size_t len) {
 }
 
 enum error_kind text_resolve(struct rin *in, struct rout *out, struct session *s) {
-  struct text t = {in, out, s, NULL, 0, 0};
+  struct text t = {in, out, s, 0, NULL, 0, 0};
   enum error_kind k = E_OK;
   for (;;) {
     char *line;

@@ -86,8 +86,10 @@ int proc_set_init(struct proc_set *ps, struct target *root, struct py_runtime *r
   p->pid = root->pid;
   p->rt = *rt;
   if (open_walker(p) != 0) {
+    int err = errno; /* for the caller's message (remote.h) */
     py_runtime_free(&p->rt);
     free(p);
+    errno = err;
     return -1;
   }
   ps->procs[ps->n++] = p;

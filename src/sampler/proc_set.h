@@ -64,7 +64,8 @@ struct proc_set {
 };
 
 /* Start with the target, whose runtime rt is taken over (not to be
- * freed by the caller). 0 on success, -1 when out of memory (rt is then
+ * freed by the caller). 0 on success, -1 with errno when its memory
+ * cannot be opened (remote.h: EPERM/ESRCH) or out of memory (rt is then
  * freed). */
 int proc_set_init(struct proc_set *ps, struct target *root, struct py_runtime *rt,
                   bool children);

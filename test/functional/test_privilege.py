@@ -210,6 +210,29 @@ def _read(path):
         return f.read()
 
 
+def settled(read, ok, timeout=5.0):
+    """read() until ok(value) or timeout (a loaded machine may take a while
+    to exec a program and reach its main): the last value read. A program
+    that never gets there fails the caller's assertion on it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = read()
+        except OSError:
+            value = None
+        if (value is not None and ok(value)) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)
+
+
+def user_status(pid, uid):
+    """/proc/PID/status once the program runs as the user with no effective
+    capability, as its main makes it first thing (see settled): read
+    earlier, it could show the moment between exec and main."""
+    return settled(lambda: proc_status(pid),
+                   lambda st: _status_ids(st, "Uid") == [uid] * 4 and int(st["CapEff"], 16) == 0)
+
+
 # --------------------------------------------------------------------------
 # What the user may do
 
@@ -228,10 +251,11 @@ def test_own_process_sampled(env, targets, kind):
                                                                        "-p", target.pid]),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True)
-    time.sleep(0.3)
     if kind == MEM:  # env runs austin in its place
-        assert os.readlink("/proc/%d/exe" % austin.pid) == env.bin("cap", "austin")
-    st = proc_status(austin.pid)
+        exe = settled(lambda: os.readlink("/proc/%d/exe" % austin.pid),
+                      lambda e: e == env.bin("cap", "austin"))
+        assert exe == env.bin("cap", "austin")
+    st = user_status(austin.pid, env.uid)
     owner = os.stat("/proc/%d/status" % austin.pid).st_uid
     out, err = austin.communicate(timeout=30)
     pout, perr = austinp.communicate(timeout=30)
@@ -455,8 +479,7 @@ def test_resolve_drops_privilege(env, kind):
     p = subprocess.Popen(env.as_user([resolve, "-q"]), stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        time.sleep(0.2)
-        st = proc_status(p.pid)
+        st = user_status(p.pid, env.uid)
     finally:
         p.communicate(b"", timeout=30)
     assert _status_ids(st, "Uid") == [env.uid] * 4, st

@@ -633,6 +633,100 @@ static void target_killed_mid_stop(void **state) {
   }
 }
 
+/* --- several processes in one set ----------------------------------------- */
+
+/* Wait (at most 2 s, serving ps) for the dot a target prints when it
+ * handles SIGUSR1 (-e). */
+static void wait_dot(struct tproc *t, struct ptrace_set *ps) {
+  uint64_t end = clock_us() + 2000000;
+  char c = 0;
+  for (;;) {
+    struct pollfd pfd = {t->out, POLLIN, 0};
+    if (poll(&pfd, 1, 0) > 0 && read(t->out, &c, 1) == 1) break;
+    assert_true(clock_us() < end);
+    ptrace_set_sleep_until(ps, clock_us() + 100);
+  }
+  assert_int_equal(c, '.');
+}
+
+static void all_ours(const pid_t *tids, size_t n, pid_t pid) {
+  for (size_t i = 0; i < n; i++) assert_int_equal(task_tracer(pid, tids[i]), (long)getpid());
+}
+
+static void several_processes(void **state) {
+  (void)state;
+  struct tproc a, b;
+  start_target(&a, false, "-b", "1", "-s", "1", "-e", "-t", "30", NULL);
+  start_target(&b, true, "-b", "1", "-s", "2", "-e", "-t", "30", NULL);
+  struct ptrace_set *ps = ptrace_set_new(a.pid);
+  assert_int_equal(ptrace_set_sync(ps), 3);
+  assert_int_equal(ptrace_set_add(ps, b.pid), 4);
+  assert_int_equal(ptrace_set_sync(ps), 7);
+  pid_t ta[MAXT], tb[MAXT];
+  size_t na = ptrace_set_process_threads(ps, a.pid, ta, MAXT);
+  size_t nb = ptrace_set_process_threads(ps, b.pid, tb, MAXT);
+  assert_int_equal(na, 3);
+  assert_int_equal(nb, 4);
+  all_ours(ta, na, a.pid);
+  all_ours(tb, nb, b.pid);
+
+  /* A process that is gone is not added, and the set is as it was. */
+  pid_t c = fork();
+  if (c == 0) _exit(0);
+  waitpid(c, NULL, 0);
+  errno = 0;
+  assert_int_equal(ptrace_set_add(ps, c), -1);
+  assert_int_equal(errno, ESRCH);
+  assert_int_equal(ptrace_set_sync(ps), 7);
+
+  /* Stops in both, and each one's signals go on: one set's polls serve
+   * both processes (a target that is not served never prints its dot). */
+  for (int k = 0; k < 20; k++) {
+    struct user_regs_struct regs;
+    assert_int_equal(ptrace_set_stop(ps, ta[k % na], &regs, 1000000), 0);
+    assert_int_equal(ptrace_set_stop(ps, tb[k % nb], &regs, 1000000), 0);
+    kill(a.pid, SIGUSR1);
+    kill(b.pid, SIGUSR1);
+    assert_int_equal(ptrace_set_resume(ps, tb[k % nb]), 0);
+    assert_int_equal(ptrace_set_resume(ps, ta[k % na]), 0);
+    wait_dot(&b, ps);
+    wait_dot(&a, ps);
+  }
+
+  /* One process out: it is free, the other still ours, and a sync does
+   * not take it back; it can be added again. */
+  ptrace_set_remove(ps, b.pid);
+  assert_all_free(b.pid);
+  all_ours(ta, na, a.pid);
+  assert_int_equal(ptrace_set_sync(ps), 3);
+  assert_int_equal(ptrace_set_process_threads(ps, b.pid, tb, MAXT), 0);
+  assert_int_equal(ptrace_set_add(ps, b.pid), 4);
+
+  /* detach_all (the guard's) frees every process; a sync takes them back. */
+  ptrace_set_detach_all(ps);
+  assert_all_free(a.pid);
+  assert_all_free(b.pid);
+  assert_int_equal(ptrace_set_sync(ps), 7);
+
+  /* A process of the set exits: its threads leave the set and its parent
+   * reaps it (a traced exit is reported to us first). */
+  kill(b.pid, SIGKILL);
+  uint64_t end = clock_us() + 3000000;
+  while (ptrace_set_process_threads(ps, b.pid, tb, MAXT) > 0 && clock_us() < end)
+    ptrace_set_sleep_until(ps, clock_us() + 1000);
+  assert_int_equal(ptrace_set_process_threads(ps, b.pid, tb, MAXT), 0);
+  ptrace_set_remove(ps, b.pid);
+  pid_t r = 0;
+  int st;
+  while ((r = waitpid(b.reap, &st, WNOHANG)) == 0 && clock_us() < end) usleep(1000);
+  assert_int_equal(r, b.reap);
+  close(b.out);
+  assert_int_equal(ptrace_set_sync(ps), 3);
+  ptrace_set_free(ps);
+  assert_all_free(a.pid);
+  end_target(&a);
+}
+
 /* --- the guard: in a child process ---------------------------------------- */
 
 static int report_fd = -1;
@@ -742,6 +836,7 @@ int main(void) {
       cmocka_unit_test(thread_churn),
       cmocka_unit_test(signals),
       cmocka_unit_test(target_killed_mid_stop),
+      cmocka_unit_test(several_processes),
       cmocka_unit_test(guard),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

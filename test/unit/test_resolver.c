@@ -153,20 +153,51 @@ static void maps_replace_overlapped(void **state) {
   struct resolver *r = resolver_new("/nonexistent-root");
   struct session s;
   session_init(&s, r);
-  assert_int_equal(session_add_map(&s, 0x1000, 0x2000, "/a"), SESSION_MAP_OK);
-  assert_int_equal(session_add_map(&s, 0x5000, 0x6000, "/b"), SESSION_MAP_OK);
-  assert_int_equal(session_add_map(&s, 0x3000, 0x4000, "/c"), SESSION_MAP_OK);
-  assert_string_equal(session_find(&s, 0x1fff)->file->path, "/a");
-  assert_string_equal(session_find(&s, 0x3000)->file->path, "/c");
-  assert_string_equal(session_find(&s, 0x5800)->file->path, "/b");
-  assert_null(session_find(&s, 0x2000));
-  assert_null(session_find(&s, 0x6000));
+  assert_int_equal(session_add_map(&s, SESSION_NO_PID, 0x1000, 0x2000, "/a"), SESSION_MAP_OK);
+  assert_int_equal(session_add_map(&s, SESSION_NO_PID, 0x5000, 0x6000, "/b"), SESSION_MAP_OK);
+  assert_int_equal(session_add_map(&s, SESSION_NO_PID, 0x3000, 0x4000, "/c"), SESSION_MAP_OK);
+  assert_string_equal(session_find(&s, 1, 0x1fff)->file->path, "/a");
+  assert_string_equal(session_find(&s, 1, 0x3000)->file->path, "/c");
+  assert_string_equal(session_find(&s, 1, 0x5800)->file->path, "/b");
+  assert_null(session_find(&s, 1, 0x2000));
+  assert_null(session_find(&s, 1, 0x6000));
   /* A module loaded over two earlier ones replaces both. */
-  assert_int_equal(session_add_map(&s, 0x1800, 0x4800, "/d"), SESSION_MAP_OK);
+  assert_int_equal(session_add_map(&s, SESSION_NO_PID, 0x1800, 0x4800, "/d"), SESSION_MAP_OK);
   assert_int_equal(s.nmaps, 2);
-  assert_string_equal(session_find(&s, 0x1000 + 0x900)->file->path, "/d");
-  assert_null(session_find(&s, 0x1000));
-  assert_string_equal(session_find(&s, 0x5800)->file->path, "/b");
+  assert_string_equal(session_find(&s, 1, 0x1000 + 0x900)->file->path, "/d");
+  assert_null(session_find(&s, 1, 0x1000));
+  assert_string_equal(session_find(&s, 1, 0x5800)->file->path, "/b");
+  session_free(&s);
+  resolver_free(r);
+}
+
+/* austinp -C: the same addresses in two processes name different files;
+ * mappings announced without a pid serve any process that has none of its
+ * own at the address. */
+static void maps_per_process(void **state) {
+  (void)state;
+  struct resolver *r = resolver_new("/nonexistent-root");
+  struct session s;
+  session_init(&s, r);
+  static const char *const specs[] = {"P10 1000-2000 /ten", "P20 1000-2000 /twenty",
+                                      "3000-4000 /any", "P20 3000-3800 /twenty-late"};
+  for (size_t i = 0; i < sizeof specs / sizeof *specs; i++)
+    assert_int_equal(session_add_map_spec(&s, specs[i], specs[i] + strlen(specs[i])),
+                     SESSION_MAP_OK);
+  assert_string_equal(session_find(&s, 10, 0x1800)->file->path, "/ten");
+  assert_string_equal(session_find(&s, 20, 0x1800)->file->path, "/twenty");
+  assert_null(session_find(&s, 30, 0x1800));
+  assert_string_equal(session_find(&s, 10, 0x3100)->file->path, "/any");
+  assert_string_equal(session_find(&s, 20, 0x3100)->file->path, "/twenty-late");
+  assert_string_equal(session_find(&s, 20, 0x3900)->file->path, "/any");
+  assert_int_equal(s.nmaps, 4);
+  static const char *const bad[] = {"P 1000-2000 /x", "Px1 1000-2000 /x", "P10", "P10  1000-2000 /x",
+                                    "P99999999999 1000-2000 /x", "P10-1000-2000 /x"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    enum session_map_status st = session_add_map_spec(&s, bad[i], bad[i] + strlen(bad[i]));
+    assert_true(st == SESSION_MAP_BAD_PID || st == SESSION_MAP_BAD_START);
+  }
+  assert_int_equal(s.nmaps, 4);
   session_free(&s);
   resolver_free(r);
 }
@@ -177,6 +208,7 @@ int main(void) {
       cmocka_unit_test(missing_file),
       cmocka_unit_test(cache_bounded),
       cmocka_unit_test(maps_replace_overlapped),
+      cmocka_unit_test(maps_per_process),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

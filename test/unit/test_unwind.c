@@ -505,6 +505,57 @@ static void test_nested_lib(void **state) {
   nested_case(exe, main_chain_lib, thread_chain_lib);
 }
 
+/* Two processes of one program with a library, mapped at other addresses
+ * (ASLR): the second unwinder shares the first's files (austinp -C) and
+ * still unwinds and names its own process's stack with its own load
+ * biases, after the first is freed. */
+static bool start_parked(struct target *t, const char *exe) {
+  char *argv[] = {(char *)exe, NULL};
+  if (!target_start(t, argv)) return false;
+  pid_t tid = other_thread(t->pid);
+  return tid > 0 && wait_syscall(t->pid, t->pid, SYS_pause) &&
+         wait_syscall(t->pid, tid, SYS_pause);
+}
+
+static void test_shared_files(void **state) {
+  (void)state;
+  char exe[512];
+  snprintf(exe, sizeof exe, "%s/nested_lib", tmpdir);
+  struct target a = {0, -1}, b = {0, -1};
+  bool parked = start_parked(&a, exe) && start_parked(&b, exe);
+  struct native_snapshot sa = {0}, sb = {0};
+  bool ok = parked && stop_and_snapshot(a.pid, a.pid, &sa) &&
+            stop_and_snapshot(b.pid, b.pid, &sb);
+  struct unwinder *ua = ok ? unwinder_new(a.pid) : NULL;
+  struct unwinder *ub = ua ? unwinder_new_sharing(b.pid, ua) : NULL;
+  struct chain ca, cb;
+  if (ub != NULL) {
+    unwind_chain(ua, &sa, &ca);
+    unwinder_free(ua);
+    unwind_chain(ub, &sb, &cb);
+    print_chain("first process", &ca);
+    print_chain("second process, files shared", &cb);
+  }
+  target_stop(&a);
+  target_stop(&b);
+  assert_true(ok);
+  assert_non_null(ub);
+  check_chain(&ca, main_chain_lib, "__libc_start_call_main");
+  check_chain(&cb, main_chain_lib, "__libc_start_call_main");
+  assert_int_equal(cb.pcs[0], sb.regs.rip);
+  const char *path;
+  uint64_t start, end;
+  int at = find_name(&cb, "main", 0);
+  assert_int_equal(unwinder_mapping(ub, cb.pcs[at], &path, &start, &end, NULL), 0);
+  assert_true(cb.pcs[at] >= start && cb.pcs[at] < end);
+  print_message("  main at %#llx in the first process, %#llx in the second\n",
+                (unsigned long long)ca.pcs[find_name(&ca, "main", 0)],
+                (unsigned long long)cb.pcs[at]);
+  unwinder_free(ub);
+  snapshot_free(&sa);
+  snapshot_free(&sb);
+}
+
 /* ---- CPython ------------------------------------------------------------ */
 
 static const char py_busy[] =
@@ -800,7 +851,7 @@ int main(void) {
       cmocka_unit_test(test_nested_fp),   cmocka_unit_test(test_nested_nofp),
       cmocka_unit_test(test_nested_lib),  cmocka_unit_test(test_python312),
       cmocka_unit_test(test_python311),   cmocka_unit_test(test_garbage),
-      cmocka_unit_test(test_late_library),
+      cmocka_unit_test(test_late_library), cmocka_unit_test(test_shared_files),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
