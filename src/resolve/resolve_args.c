@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "argp_std.h"
 #include "resolve_args.h"
 
 enum { OPT_ROOT = 'r', OPT_DEBUG_DIR = 0x100 };
@@ -61,7 +62,7 @@ enum error_kind resolve_args_parse(int argc, char **argv, unsigned argp_flags,
   struct argp argp = {options, parse_opt, "[FILE]", doc, NULL, NULL, NULL};
   memset(a, 0, sizeof *a);
   argp_err_exit_status = error_status(E_BAD_OPTION);
-  error_t rc = argp_parse(&argp, argc, argv, argp_flags, NULL, a);
+  error_t rc = argp_std_parse(&argp, argc, argv, argp_flags, NULL, a);
   if (a->failed || rc != 0) return E_BAD_OPTION;
   return E_OK;
 }

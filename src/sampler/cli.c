@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argp_std.h"
 #include "config.h"
 #include "cli.h"
 
@@ -203,7 +204,7 @@ static enum error_kind parse_with(const struct argp_option *options, int argc, c
   argp_err_exit_status = error_status(E_BAD_OPTION);
   /* Our own value errors are reported by us, in one line; argp's own
    * complaints (unknown options) keep argp's wording and status. */
-  error_t rc = argp_parse(&argp, argc, argv, ARGP_IN_ORDER | argp_flags, NULL, &ps);
+  error_t rc = argp_std_parse(&argp, argc, argv, ARGP_IN_ORDER | argp_flags, NULL, &ps);
   if (ps.error != E_OK) return ps.error;
   return rc == 0 ? E_OK : E_BAD_OPTION;
 }
