@@ -24,6 +24,7 @@ struct decoder {
 };
 
 static int put(struct canon *c, const void *p, size_t n) {
+  if (n == 0) return 0; /* c->buf may be NULL yet */
   if (c->cap - c->len < n) {
     size_t cap = c->cap ? c->cap : 256;
     while (cap - c->len < n) cap *= 2;
