@@ -138,7 +138,8 @@ static int define(struct decoder *d, int kind, uint64_t key, size_t at) {
 static int string_of(struct decoder *d, uint64_t key, const char **s, size_t *len) {
   const struct def *e = find(d, 's', key);
   if (e != NULL) {
-    *s = d->arena.buf + e->at;
+    /* Only empty strings defined so far: no arena yet. */
+    *s = e->len > 0 ? d->arena.buf + e->at : "";
     *len = e->len;
     return 0;
   }
