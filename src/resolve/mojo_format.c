@@ -20,7 +20,7 @@
  * holds 2^20 at most, strings and frames together) and their bytes; the
  * frames of one sample once resolved, and the bytes it copies. Far
  * smaller in the fuzz builds (test/fuzz), so that small inputs reach
- * them, and the writer forgets its definitions between samples. */
+ * them. */
 #ifndef DEFS_MAX
 #define DEFS_MAX (1u << 21)
 #define DEF_BYTES_MAX ((size_t)256 << 20)
