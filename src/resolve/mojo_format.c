@@ -18,11 +18,15 @@
 
 /* Bounds on what is kept, whatever the input: definitions held (austinp
  * holds 2^20 at most, strings and frames together) and their bytes; the
- * frames of one sample once resolved, and the bytes it copies. */
+ * frames of one sample once resolved, and the bytes it copies. Far
+ * smaller in the fuzz builds (test/fuzz), so that small inputs reach
+ * them. */
+#ifndef DEFS_MAX
 #define DEFS_MAX (1u << 21)
 #define DEF_BYTES_MAX ((size_t)256 << 20)
 #define SAMPLE_ITEMS_MAX 65536
 #define SAMPLE_BYTES_MAX ((size_t)32 << 20)
+#endif
 
 struct def_slot {
   int64_t pid;

@@ -6,8 +6,12 @@
 
 #include "rio.h"
 
+#ifndef RIN_BLOCK
 #define RIN_BLOCK (1u << 20)
+#endif
+#ifndef ROUT_BUF
 #define ROUT_BUF (1u << 20)
+#endif
 
 int rin_open(struct rin *in, const char *path) {
   memset(in, 0, sizeof *in);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argp_std.h"
 #include "config.h"
 #include "cli.h"
 
@@ -188,7 +189,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state) {
 }
 
 static enum error_kind parse_with(const struct argp_option *options, int argc, char **argv,
-                                  uint64_t default_interval_us, struct options *o) {
+                                  uint64_t default_interval_us, unsigned argp_flags,
+                                  struct options *o) {
   static const char doc[] =
       "Austin is a frame stack sampler for CPython that is used to extract "
       "profiling data out of a running Python process that requires no "
@@ -202,21 +204,27 @@ static enum error_kind parse_with(const struct argp_option *options, int argc, c
   argp_err_exit_status = error_status(E_BAD_OPTION);
   /* Our own value errors are reported by us, in one line; argp's own
    * complaints (unknown options) keep argp's wording and status. */
-  error_t rc = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &ps);
+  error_t rc = argp_std_parse(&argp, argc, argv, ARGP_IN_ORDER | argp_flags, NULL, &ps);
   if (ps.error != E_OK) return ps.error;
   return rc == 0 ? E_OK : E_BAD_OPTION;
 }
 
-enum error_kind cli_parse(int argc, char **argv, uint64_t default_interval_us,
-                          struct options *o) {
-  return parse_with(argp_options, argc, argv, default_interval_us, o);
-}
-
-enum error_kind cli_parse_austinp(int argc, char **argv, uint64_t default_interval_us,
-                                  struct options *o) {
+enum error_kind cli_parse_flags(int argc, char **argv, uint64_t default_interval_us,
+                                bool austinp, unsigned argp_flags, struct options *o) {
+  if (!austinp) return parse_with(argp_options, argc, argv, default_interval_us, argp_flags, o);
   struct argp_option options[N_OPTIONS + 1];
   memcpy(options, argp_options, sizeof argp_options);
   options[N_OPTIONS - 1] = kernel_option;
   options[N_OPTIONS] = (struct argp_option){0};
-  return parse_with(options, argc, argv, default_interval_us, o);
+  return parse_with(options, argc, argv, default_interval_us, argp_flags, o);
+}
+
+enum error_kind cli_parse(int argc, char **argv, uint64_t default_interval_us,
+                          struct options *o) {
+  return cli_parse_flags(argc, argv, default_interval_us, false, 0, o);
+}
+
+enum error_kind cli_parse_austinp(int argc, char **argv, uint64_t default_interval_us,
+                                  struct options *o) {
+  return cli_parse_flags(argc, argv, default_interval_us, true, 0, o);
 }

@@ -49,4 +49,11 @@ enum error_kind cli_parse(int argc, char **argv, uint64_t default_interval_us,
 enum error_kind cli_parse_austinp(int argc, char **argv, uint64_t default_interval_us,
                                   struct options *o);
 
+/* Either of the above (austinp: with -k), with argp_flags added to the
+ * programs' own: ARGP_NO_EXIT for tests and the fuzzer, where --help,
+ * --usage, -V and argp's own complaints print and return instead of
+ * ending the process. The programs pass 0. */
+enum error_kind cli_parse_flags(int argc, char **argv, uint64_t default_interval_us,
+                                bool austinp, unsigned argp_flags, struct options *o);
+
 #endif

@@ -41,8 +41,10 @@ enum mojo_event {
 #define MOJO_FIRST_FRAME_KEY 1
 /* Definitions a writer keeps before it forgets them all (and defines
  * them again when next used): bounds memory, and keeps keys within four
- * varint bytes. */
+ * varint bytes. Smaller in the fuzz builds (test/fuzz). */
+#ifndef MOJO_INTERN_MAX
 #define MOJO_INTERN_MAX (1u << 20)
+#endif
 
 /* The longest integer: 6 + 9 * 7 = 69 bits hold 64. */
 #define MOJO_INT_MAX_BYTES 10

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from conftest import assert_one_line_error, assert_running_untraced, run_austin
+from conftest import AUSTIN, AUSTINP, BUILDDIR, assert_one_line_error, assert_running_untraced, \
+    run_austin
 
 NO_PROCESS, NOT_PYTHON, PERMISSION, UNSUPPORTED = 10, 11, 12, 13
 BAD_OPTION, COMMAND_NOT_FOUND = 64, 127
@@ -39,6 +40,21 @@ def test_usage(austin_bin):
     assert res.stdout.startswith("Usage: austin"), res
     for short in ("-i", "-p", "-w", "-x"):
         assert short in res.stdout, res
+
+
+@pytest.mark.parametrize("arg", ["--H", "--HANG=3", "--program-name=x"])
+@pytest.mark.parametrize("prog", ["austin", "austinp", "austinp-resolve"])
+def test_no_hidden_argp_options(austin_bin, prog, arg):
+    """glibc's argp hides two options among its standard ones: --HANG[=SECS],
+    a sleep (an hour by default) that any prefix such as --H reaches, and
+    --program-name. Neither is an option of ours (found by test/fuzz's
+    fuzz_cli; its input is test/fuzz/regress/fuzz_cli/hang-HANG-prefix)."""
+    binary = {"austin": AUSTIN, "austinp": AUSTINP,
+              "austinp-resolve": os.path.join(BUILDDIR, "src", "resolve", "austinp-resolve")}[prog]
+    rest = ["/dev/null"] if prog == "austinp-resolve" else ["-w", "1"]
+    res = run_austin([arg] + rest, timeout=30, binary=binary, mojo_copy=False)
+    assert res.returncode == BAD_OPTION, res
+    assert "unrecognized option '%s'" % arg in res.stderr, res
 
 
 def test_no_such_process(austin_bin, unused_pid):
