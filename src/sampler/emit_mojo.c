@@ -78,7 +78,7 @@ static void mojo_metrics(struct emitter *e, struct mojo_writer *w, const struct 
 static void mojo_sample(struct emitter *e, const struct sample *s) {
   struct mojo_state *m = e->state;
   struct mojo_writer *w = &m->w;
-  if (mojo_writer_live(w) + 2 * SAMPLE_MAX_FRAMES > MOJO_INTERN_MAX) mojo_writer_forget_all(w);
+  if (mojo_writer_full(w, 2 * SAMPLE_MAX_FRAMES)) mojo_writer_forget_all(w);
   char tid[24];
   snprintf(tid, sizeof tid, "%" PRIx64, s->tid);
   mojo_put_event(w, MOJO_STACK);
