@@ -105,6 +105,7 @@ void mojo_writer_init(struct mojo_writer *w, mojo_write_fn write, void *sink) {
   memset(w, 0, sizeof *w);
   w->write = write;
   w->sink = sink;
+  w->max_bytes = MOJO_INTERN_MAX_BYTES;
   mojo_writer_forget_all(w); /* generation 1: 0 is never one */
 }
 

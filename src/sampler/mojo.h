@@ -80,6 +80,7 @@ struct mojo_writer {
    * caller may cache keys along with the generation they belong to
    * (never 0). */
   uint32_t generation;
+  size_t max_bytes; /* MOJO_INTERN_MAX_BYTES unless lowered (the tests) */
 };
 
 void mojo_writer_init(struct mojo_writer *w, mojo_write_fn write, void *sink);
@@ -95,7 +96,7 @@ static inline uint32_t mojo_writer_live(const struct mojo_writer *w) {
  * middle, so the bounds may be passed by one sample's definitions.) */
 static inline bool mojo_writer_full(const struct mojo_writer *w, uint32_t room) {
   return mojo_writer_live(w) + (uint64_t)room > MOJO_INTERN_MAX ||
-         w->strings.bytes + w->frames.bytes >= MOJO_INTERN_MAX_BYTES;
+         w->strings.bytes + w->frames.bytes >= w->max_bytes;
 }
 
 void mojo_put_magic(struct mojo_writer *w); /* "MOJ" and the version */
