@@ -9,9 +9,11 @@ For SECONDS (or until SIGTERM), in every thread that runs Python:
 
   * each round compiles a freshly generated module under a file name never
     used before and runs it: a chain of 3 to 40 functions, each with a name
-    never used before, whose last one fans out to 2 to 12 leaves (new code
-    objects, new names, new file names, deep and wide stacks); the module
-    is then dropped, so that the target's own memory stays flat;
+    never used before, whose last one fans out to 2 to 12 leaves of many
+    lines (new code objects, new names, new file names, new locations,
+    deep and wide stacks); the module is then dropped, so that the
+    target's own memory stays flat (but for the names: 3.12 keeps them
+    interned for good);
   * the main thread and three long-lived threads run such rounds (one of
     them sleeping between its rounds);
   * a churn thread starts a short-lived thread that runs one round, joins
@@ -39,6 +41,7 @@ from target_ids import write_ids
 STOP = threading.Event()
 COUNTS = {"modules": 0, "threads": 0, "children": 0}
 _serial = itertools.count()
+LEAF_LINES = 12
 
 
 def module_source(n, rng):
@@ -47,8 +50,10 @@ def module_source(n, rng):
     depth, width = rng.randint(3, 40), rng.randint(2, 12)
     lines = []
     for i in range(width):
-        lines += ["def leaf_%d_%d(k):" % (n, i),
-                  "    return sum(j * j for j in range(k))", ""]
+        # Many lines, so that samples in one leaf land on many locations.
+        lines += ["def leaf_%d_%d(k):" % (n, i), "    t = 0", "    for j in range(k):"]
+        lines += ["        t += j * %d" % m for m in range(1, LEAF_LINES + 1)]
+        lines += ["    return t", ""]
     fan = " + ".join("leaf_%d_%d(k)" % (n, i) for i in range(width))
     lines += ["def level_%d_%d(k):" % (n, depth), "    return %s" % fan, ""]
     for d in range(depth - 1, -1, -1):
@@ -67,7 +72,7 @@ def one_round(rng, seconds=0.003):
     exec(compile(source, filename, "exec"), namespace)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        namespace[root](50)
+        namespace[root](20)
     COUNTS["modules"] += 1
 
 
