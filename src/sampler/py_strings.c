@@ -76,7 +76,10 @@ char *py_str_read(struct remote *r, const struct py_layout *l, uint64_t addr) {
   }
   out[n] = '\0';
   free(raw);
-  return out;
+  /* Room was made for four bytes a character; names are mostly ASCII, and
+   * the code cache keeps two per code object. */
+  char *fitted = realloc(out, n + 1);
+  return fitted != NULL ? fitted : out;
 }
 
 uint8_t *py_bytes_read(struct remote *r, const struct py_layout *l,
