@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -24,9 +23,6 @@
 /* Descriptors kept open (threads read beyond this are read with open,
  * read, close: slower, still right). */
 #define FD_SLOTS 128
-/* A descriptor not read for this long is closed (its thread ended or is
- * no longer listed). */
-#define SWEEP_US 1000000
 /* 64 frames of long names fit; a longer text is cut (kstack_parse drops
  * the cut line). */
 #define READ_MAX 16384
@@ -34,22 +30,22 @@
 struct slot {
   pid_t tid; /* 0: free */
   int fd;
-  uint64_t used_us;
+  uint64_t round; /* the last round that read it */
 };
 
+/* Rounds: the sampler reads every thread once a round, so a thread read
+ * a second time starts a new round, and a descriptor that the round just
+ * ended did not read belongs to a thread that ended (or is no longer
+ * listed): it is closed then. (A time limit kept those of threads that
+ * came and went for a second or two, a hundred descriptors under thread
+ * churn.) A round inferred early only costs a reopen. */
 struct kstack_reader {
   pid_t pid;
   bool denied;
-  uint64_t swept_us;
+  uint64_t round;
   struct slot slots[FD_SLOTS];
   char buf[READ_MAX];
 };
-
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static bool is_denied(int err) { return err == EACCES || err == EPERM; }
 
@@ -100,7 +96,6 @@ struct kstack_reader *kstack_reader_new(pid_t pid) {
   struct kstack_reader *kr = calloc(1, sizeof *kr);
   if (kr == NULL) return NULL;
   kr->pid = pid;
-  kr->swept_us = now_us();
   return kr;
 }
 
@@ -117,13 +112,16 @@ void kstack_reader_free(struct kstack_reader *kr) {
 
 bool kstack_reader_enabled(const struct kstack_reader *kr) { return !kr->denied; }
 
-/* Close the descriptors of threads not read since the last sweep. */
-static void sweep(struct kstack_reader *kr, uint64_t now) {
-  if (now - kr->swept_us < SWEEP_US) return;
+/* Reading tid: when the round has read it already, a new round starts,
+ * and the descriptors the round that ends did not read are closed. */
+static void next_round_if(struct kstack_reader *kr, pid_t tid) {
+  bool again = false;
+  for (size_t i = 0; i < FD_SLOTS && !again; i++)
+    again = kr->slots[i].tid == tid && kr->slots[i].round == kr->round;
+  if (!again) return;
   for (size_t i = 0; i < FD_SLOTS; i++)
-    if (kr->slots[i].tid != 0 && kr->slots[i].used_us < kr->swept_us)
-      slot_close(&kr->slots[i]);
-  kr->swept_us = now;
+    if (kr->slots[i].tid != 0 && kr->slots[i].round != kr->round) slot_close(&kr->slots[i]);
+  kr->round++;
 }
 
 /* The slot of tid, opened if need be; NULL when none is free or the open
@@ -140,19 +138,19 @@ static struct slot *slot_for(struct kstack_reader *kr, pid_t tid) {
   }
   int fd = open_stack(kr->pid, tid);
   if (fd < 0) return NULL;
-  *free_slot = (struct slot){tid, fd, 0};
+  *free_slot = (struct slot){tid, fd, kr->round};
   return free_slot;
 }
 
 /* Read through a kept descriptor; on ESRCH (its thread ended, the tid may
  * be another thread's now) open once more. -1 with errno. */
-static ssize_t read_kept(struct kstack_reader *kr, pid_t tid, uint64_t now) {
+static ssize_t read_kept(struct kstack_reader *kr, pid_t tid) {
   for (int attempt = 0; attempt < 2; attempt++) {
     struct slot *s = slot_for(kr, tid);
     if (s == NULL) return -1;
     ssize_t n = read_text(s->fd, kr->buf, sizeof kr->buf);
     if (n >= 0) {
-      s->used_us = now;
+      s->round = kr->round;
       return n;
     }
     int err = errno;
@@ -166,9 +164,8 @@ static ssize_t read_kept(struct kstack_reader *kr, pid_t tid, uint64_t now) {
 int kstack_reader_read(struct kstack_reader *kr, pid_t tid, struct kstack *out) {
   out->n = 0;
   if (kr->denied) return -1;
-  uint64_t now = now_us();
-  sweep(kr, now);
-  ssize_t n = read_kept(kr, tid, now);
+  next_round_if(kr, tid);
+  ssize_t n = read_kept(kr, tid);
   if (n < 0 && errno == ENOSPC) return kstack_read_thread(kr->pid, tid, out);
   if (n < 0) {
     if (is_denied(errno)) {

@@ -24,8 +24,8 @@ void kstack_reader_free(struct kstack_reader *kr);
 /* Read and parse the kernel stack of thread `tid` into out. 0 on success
  * (out->n may be 0: a thread on a CPU has no kernel stack to show); -1
  * when it cannot be read (the thread is gone, no privilege: see
- * kstack_reader_enabled). Keeps one file open per thread, closed about a
- * second after the thread is last read. */
+ * kstack_reader_enabled). Keeps one file open per thread, closed once a
+ * whole round (every thread read once) has passed without reading it. */
 int kstack_reader_read(struct kstack_reader *kr, pid_t tid, struct kstack *out);
 
 /* False once a read was refused for lack of privilege (warned). */

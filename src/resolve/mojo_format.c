@@ -490,8 +490,7 @@ static bool on_stack(struct mojo *m) {
   char q[84];
   if (!all_hex(tid, len)) return bad(m, "bad thread id '%s' (hexadecimal)", quoted(tid, len, q));
   /* Keys of one sample must not be forgotten in its middle. */
-  if (mojo_writer_live(&m->w) + 3 * SAMPLE_ITEMS_MAX > MOJO_INTERN_MAX)
-    mojo_writer_forget_all(&m->w);
+  if (mojo_writer_full(&m->w, 3 * SAMPLE_ITEMS_MAX)) mojo_writer_forget_all(&m->w);
   mojo_put_event(&m->w, MOJO_STACK);
   mojo_put_sint(&m->w, pid);
   mojo_put_sint(&m->w, iid);

@@ -56,7 +56,7 @@ static uint64_t fnv1a(const uint8_t *p, size_t n) {
 static void intern_clear(struct mojo_intern *t) {
   for (uint32_t i = 0; i < t->cap; i++) free(t->slots[i].blob);
   free(t->slots);
-  *t = (struct mojo_intern){NULL, 0, 0};
+  *t = (struct mojo_intern){NULL, 0, 0, 0};
 }
 
 static int intern_grow(struct mojo_intern *t) {
@@ -71,6 +71,7 @@ static int intern_grow(struct mojo_intern *t) {
     slots[j] = *s;
   }
   free(t->slots);
+  t->bytes += (size_t)(cap - t->cap) * sizeof *slots;
   t->slots = slots;
   t->cap = cap;
   return 0;
@@ -93,6 +94,7 @@ static uint32_t intern_key(struct mojo_intern *t, const uint8_t *blob, uint32_t 
   memcpy(copy, blob, len);
   t->slots[j] = (struct mojo_intern_slot){h, copy, len, next_key};
   t->count++;
+  t->bytes += (size_t)len + MOJO_INTERN_ENTRY_OVERHEAD;
   *fresh = true;
   return next_key;
 }
@@ -103,6 +105,7 @@ void mojo_writer_init(struct mojo_writer *w, mojo_write_fn write, void *sink) {
   memset(w, 0, sizeof *w);
   w->write = write;
   w->sink = sink;
+  w->max_bytes = MOJO_INTERN_MAX_BYTES;
   mojo_writer_forget_all(w); /* generation 1: 0 is never one */
 }
 

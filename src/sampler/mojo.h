@@ -40,11 +40,19 @@ enum mojo_event {
 #define MOJO_FIRST_STRING_KEY 2
 #define MOJO_FIRST_FRAME_KEY 1
 /* Definitions a writer keeps before it forgets them all (and defines
- * them again when next used): bounds memory, and keeps keys within four
- * varint bytes. Smaller in the fuzz builds (test/fuzz). */
+ * them again when next used): keeps keys within four varint bytes.
+ * Smaller in the fuzz builds (test/fuzz). */
 #ifndef MOJO_INTERN_MAX
 #define MOJO_INTERN_MAX (1u << 20)
 #endif
+/* ... and the memory they may take (copies and hash tables). The count
+ * alone let a writer fed names never seen before (generated code) grow
+ * to about 150 MiB, and strings of up to 16 KiB to far more; 16 MiB hold
+ * some 100,000 definitions, many times what a program's profile names,
+ * and forgetting costs only their definitions written again. */
+#define MOJO_INTERN_MAX_BYTES (16u << 20)
+/* What malloc takes beyond each copy (its header and rounding). */
+#define MOJO_INTERN_ENTRY_OVERHEAD 16
 
 /* The longest integer: 6 + 9 * 7 = 69 bits hold 64. */
 #define MOJO_INT_MAX_BYTES 10
@@ -61,6 +69,7 @@ int mojo_decode_int(const uint8_t *p, size_t n, uint64_t *magnitude, bool *negat
 struct mojo_intern {
   struct mojo_intern_slot *slots;
   uint32_t cap, count;
+  size_t bytes; /* copies and slots, for MOJO_INTERN_MAX_BYTES */
 };
 
 typedef void (*mojo_write_fn)(void *sink, const void *p, size_t n);
@@ -74,6 +83,7 @@ struct mojo_writer {
    * caller may cache keys along with the generation they belong to
    * (never 0). */
   uint32_t generation;
+  size_t max_bytes; /* MOJO_INTERN_MAX_BYTES unless lowered (the tests) */
 };
 
 void mojo_writer_init(struct mojo_writer *w, mojo_write_fn write, void *sink);
@@ -83,6 +93,13 @@ void mojo_writer_forget_all(struct mojo_writer *w);
 /* Definitions held now. */
 static inline uint32_t mojo_writer_live(const struct mojo_writer *w) {
   return w->strings.count + w->frames.count;
+}
+/* Should the writer forget everything before a sample that may define up
+ * to `room` more? (Keys of one sample must not be forgotten in its
+ * middle, so the bounds may be passed by one sample's definitions.) */
+static inline bool mojo_writer_full(const struct mojo_writer *w, uint32_t room) {
+  return mojo_writer_live(w) + (uint64_t)room > MOJO_INTERN_MAX ||
+         w->strings.bytes + w->frames.bytes >= w->max_bytes;
 }
 
 void mojo_put_magic(struct mojo_writer *w); /* "MOJ" and the version */

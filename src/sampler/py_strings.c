@@ -10,6 +10,11 @@
 #define STATE_ASCII(s) (((s) >> 6) & 1)
 
 static size_t utf8_put(uint32_t c, char *out) {
+  /* Not a character UTF-8 may hold: a lone surrogate (a str may have one,
+   * e.g. a file name decoded with surrogateescape) or a value beyond
+   * Unicode (a torn read). Encoded as such they would make the output
+   * invalid UTF-8 (and the latter, once replaced, was written overlong). */
+  if ((c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff) c = 0xfffd;
   if (c < 0x80) {
     out[0] = (char)c;
     return 1;
@@ -25,7 +30,6 @@ static size_t utf8_put(uint32_t c, char *out) {
     out[2] = (char)(0x80 | (c & 0x3f));
     return 3;
   }
-  if (c > 0x10ffff) c = 0xfffd;
   out[0] = (char)(0xf0 | (c >> 18));
   out[1] = (char)(0x80 | ((c >> 12) & 0x3f));
   out[2] = (char)(0x80 | ((c >> 6) & 0x3f));
@@ -72,7 +76,10 @@ char *py_str_read(struct remote *r, const struct py_layout *l, uint64_t addr) {
   }
   out[n] = '\0';
   free(raw);
-  return out;
+  /* Room was made for four bytes a character; names are mostly ASCII, and
+   * the code cache keeps two per code object. */
+  char *fitted = realloc(out, n + 1);
+  return fitted != NULL ? fitted : out;
 }
 
 uint8_t *py_bytes_read(struct remote *r, const struct py_layout *l,

@@ -147,9 +147,17 @@ INTERPRETERS, ABSENT = _list_interpreters()
 _OUTCOMES = defaultdict(lambda: defaultdict(int))
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "interpreters(*labels): run the test on these interpreters only")
+
+
 def pytest_generate_tests(metafunc):
     if "interp" in metafunc.fixturenames:
-        metafunc.parametrize("interp", EXPECTED_INTERPRETERS, indirect=True)
+        # @pytest.mark.interpreters(...): a costly test runs on a few.
+        only = metafunc.definition.get_closest_marker("interpreters")
+        labels = list(only.args) if only else EXPECTED_INTERPRETERS
+        metafunc.parametrize("interp", labels, indirect=True)
 
 
 @pytest.fixture

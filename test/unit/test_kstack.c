@@ -2,6 +2,7 @@
  * this process (blocked in nanosleep and in a futex) and the registers of
  * a child stopped by PTRACE_INTERRUPT in a wait and in user space. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -218,6 +219,49 @@ static void reads_blocked_threads(void **state) {
   kstack_reader_free(kr);
 }
 
+static int open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  assert_non_null(d);
+  int n = 0;
+  while (readdir(d) != NULL) n++;
+  closedir(d);
+  return n;
+}
+
+/* The descriptor kept for a thread is closed once a round (every thread
+ * read once, told by a thread read again) passes without reading it, as
+ * for a thread that ended: not a second later, after a hundred threads
+ * came and went. */
+static void closes_descriptors_of_threads_gone(void **state) {
+  (void)state;
+  if (!privileged()) {
+    print_message("skipped: reading kernel stacks needs CAP_SYS_ADMIN (run as root)\n");
+    skip();
+  }
+  struct kstack_reader *kr = kstack_reader_new(getpid());
+  assert_non_null(kr);
+  static struct kstack k;
+  pthread_t ts;
+  struct tid_arg as = {sleeper, 0};
+  pid_t a = (pid_t)syscall(SYS_gettid), b = start(&ts, &as);
+  int before = open_fds();
+  assert_int_equal(kstack_reader_read(kr, a, &k), 0);
+  assert_int_equal(kstack_reader_read(kr, b, &k), 0);
+  assert_int_equal(open_fds(), before + 2);
+  /* Round 2 reads a only: b's descriptor stays until round 2 is over. */
+  assert_int_equal(kstack_reader_read(kr, a, &k), 0);
+  assert_int_equal(open_fds(), before + 2);
+  assert_int_equal(kstack_reader_read(kr, a, &k), 0);
+  assert_int_equal(open_fds(), before + 1);
+  /* Read again, b is opened again. */
+  assert_int_equal(kstack_reader_read(kr, b, &k), 0);
+  assert_int_equal(open_fds(), before + 2);
+  kstack_reader_free(kr);
+  assert_int_equal(open_fds(), before);
+  pthread_kill(ts, SIGUSR1);
+  pthread_join(ts, NULL);
+}
+
 /* --- registers after PTRACE_INTERRUPT ------------------------------------ */
 
 static void on_usr1(int sig) { (void)sig; }
@@ -288,6 +332,7 @@ int main(void) {
       cmocka_unit_test(bounded_by_frames_and_pool),
       cmocka_unit_test(tells_ptrace_stop),
       cmocka_unit_test(reads_blocked_threads),
+      cmocka_unit_test(closes_descriptors_of_threads_gone),
       cmocka_unit_test(regs_tell_wait_from_user_space),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

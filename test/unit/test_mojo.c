@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,11 +99,45 @@ static void keys_defined_once_per_process(void **state) {
   mojo_writer_free(&w);
 }
 
+static void discard(void *p, const void *data, size_t n) {
+  (void)data;
+  *(size_t *)p += n;
+}
+
+/* Long names never seen before fill a writer by their bytes long before
+ * their number reaches MOJO_INTERN_MAX; short ones are bounded by count
+ * or bytes, whichever comes first. */
+static void full_by_bytes(void **state) {
+  (void)state;
+  size_t written = 0, copied = 0;
+  struct mojo_writer w;
+  mojo_writer_init(&w, discard, &written);
+  char name[4000];
+  memset(name, 'x', sizeof name);
+  uint32_t n = 0;
+  while (!mojo_writer_full(&w, 0)) {
+    int len = snprintf(name, sizeof name, "%u", n++);
+    name[len] = 'x'; /* a long name, unique by its first digits */
+    mojo_string_key(&w, 7, name, sizeof name);
+    copied += sizeof name + sizeof(int64_t);
+    assert_true(copied <= 2 * (size_t)MOJO_INTERN_MAX_BYTES); /* else stop here */
+  }
+  /* Full once the copies alone are about the bound, not much sooner. */
+  assert_true(copied <= MOJO_INTERN_MAX_BYTES);
+  assert_true(copied >= MOJO_INTERN_MAX_BYTES / 2);
+  assert_int_equal(mojo_writer_live(&w), n);
+  mojo_writer_forget_all(&w);
+  assert_false(mojo_writer_full(&w, 0));
+  assert_true(mojo_writer_full(&w, MOJO_INTERN_MAX + 1));
+  mojo_writer_free(&w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(integers_round_trip),
       cmocka_unit_test(integers_too_long),
       cmocka_unit_test(keys_defined_once_per_process),
+      cmocka_unit_test(full_by_bytes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
