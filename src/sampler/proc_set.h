@@ -38,6 +38,7 @@ struct sampled_proc {
   struct py_walker w;
   bool rss_known;          /* -m/-f: last_rss holds a reading */
   int64_t last_rss;
+  unsigned mem_starved;    /* -m/-f: rounds in a row whose delta none took */
   /* Thread ids seen to be tasks of this process (see proc_set_own_thread). */
   uint64_t own_tids[16];
   unsigned nown;

@@ -67,14 +67,22 @@ static int64_t resident_bytes(pid_t pid, uint64_t tid) {
  *
  * Sub-interpreters with GILs of their own (3.12+) can have several
  * holders at once, but the resident size is the process's: the delta
- * still goes once per round, to the first holder met in the walk. */
-static bool takes_memory_delta(const struct sample *s) {
-  return !s->idle && s->gil != SAMPLE_GIL_OTHER;
+ * still goes once per round, to the first holder met in the walk.
+ *
+ * The holder may also be a thread that no sample takes for long (seen on
+ * 3.8: a run of 2 s with one delta in all); after GIL_STARVED_ROUNDS
+ * rounds in a row without a taker, the first running thread takes the
+ * change, as when the GIL is free: a delta late and misplaced once is
+ * better than memory changes never reported. */
+#define GIL_STARVED_ROUNDS 50
+
+static bool takes_memory_delta(const struct sample *s, unsigned starved) {
+  return !s->idle && (s->gil != SAMPLE_GIL_OTHER || starved >= GIL_STARVED_ROUNDS);
 }
 
 static void take_memory_delta(struct round *rd, struct sample *s) {
   s->mem_delta = 0;
-  if (rd->mem_taken || !takes_memory_delta(s)) return;
+  if (rd->mem_taken || !takes_memory_delta(s, rd->p->mem_starved)) return;
   int64_t rss = resident_bytes(rd->p->pid, s->tid);
   if (rss < 0) return;
   rd->mem_taken = true;
@@ -93,15 +101,18 @@ bool sample_policy_wanted(const struct options *o, const struct sample *s) {
 /* austinp's: one process, the same rule for the memory delta (the GIL is
  * read by py_walk_thread while the thread is stopped). */
 void sample_policy_init(struct sample_policy *p, const struct options *o, pid_t pid) {
-  *p = (struct sample_policy){o, pid, resident_bytes(pid, 0), false};
+  *p = (struct sample_policy){o, pid, resident_bytes(pid, 0), false, 0};
 }
 
-void sample_policy_round(struct sample_policy *p) { p->mem_taken = false; }
+void sample_policy_round(struct sample_policy *p) {
+  p->starved = p->mem_taken ? 0 : p->starved + 1;
+  p->mem_taken = false;
+}
 
 bool sample_policy_keep(struct sample_policy *p, struct sample *s) {
   const struct options *o = p->o;
   s->mem_delta = 0;
-  if ((o->memory || o->full) && !p->mem_taken && takes_memory_delta(s)) {
+  if ((o->memory || o->full) && !p->mem_taken && takes_memory_delta(s, p->starved)) {
     int64_t rss = resident_bytes(p->pid, s->tid);
     if (rss >= 0) {
       p->mem_taken = true;
@@ -175,7 +186,9 @@ static bool walk_process(struct round *rd, struct sampled_proc *p, struct sample
     p->last_rss = resident_bytes(p->pid, 0);
     p->rss_known = p->last_rss >= 0;
   }
-  return py_walk_all(&p->w, scratch, on_sample, rd) < 0;
+  bool failed = py_walk_all(&p->w, scratch, on_sample, rd) < 0;
+  p->mem_starved = rd->mem_taken ? 0 : p->mem_starved + 1;
+  return failed;
 }
 
 /* One round over every sampled process. With -C, a child whose walk

@@ -51,6 +51,7 @@ struct sample_policy {
   pid_t pid;
   int64_t last_rss;   /* resident bytes when the last delta was taken */
   bool mem_taken;     /* this round's delta went to a thread already */
+  unsigned starved;   /* rounds in a row whose delta none took */
 };
 void sample_policy_init(struct sample_policy *p, const struct options *o, pid_t pid);
 /* A new sampling round starts. */

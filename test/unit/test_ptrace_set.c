@@ -411,7 +411,7 @@ static void thread_churn(void **state) {
   assert_true(ptrace_set_sync(ps) >= 3);
   long u, churn0, churn1, churn2;
   counts(&t, ps, &u, &churn0);
-  long stops = 0, vanished = 0, syncs = 0, rounds = 0;
+  long stops = 0, vanished = 0, slow = 0, syncs = 0, rounds = 0;
   size_t most = 0;
   uint64_t end = clock_us() + 2000000;
   while (clock_us() < end) {
@@ -429,8 +429,12 @@ static void thread_churn(void **state) {
       if (ptrace_set_stop(ps, tids[i], &regs, 200000) == 0) {
         stops++;
         if (ptrace_set_resume(ps, tids[i]) != 0) assert_int_equal(errno, ESRCH);
+      } else if (errno == ETIMEDOUT) {
+        /* A live thread that no CPU took within 200 ms (a loaded machine):
+         * allowed, rarely; a vanished one must say ESRCH. */
+        slow++;
       } else {
-        assert_int_equal(errno, ESRCH); /* vanished; never a timeout */
+        assert_int_equal(errno, ESRCH);
         vanished++;
       }
     }
@@ -439,9 +443,10 @@ static void thread_churn(void **state) {
   }
   counts(&t, ps, &u, &churn1);
   printf("# churn: %ld threads created in 2 s while traced; %ld rounds, %ld stops, "
-         "%ld vanished, %ld syncs, up to %zu threads in the set\n",
-         churn1 - churn0, rounds, stops, vanished, syncs, most);
+         "%ld vanished, %ld slow, %ld syncs, up to %zu threads in the set\n",
+         churn1 - churn0, rounds, stops, vanished, slow, syncs, most);
   assert_true(churn1 - churn0 >= 200);
+  assert_true(slow <= 1 + stops / 100);
   ptrace_set_detach_all(ps);
   assert_all_free(t.pid);
   usleep(200000);
@@ -818,8 +823,11 @@ static void guard(void **state) {
     }
     close(p[0]);
     assert_all_free(t.pid);
+    /* Running again: its CPU time grows (within 3 s: on a loaded machine a
+     * runnable thread may wait long for a CPU). */
     long c0 = task_cpu(t.pid, busy);
-    usleep(100000);
+    uint64_t until = clock_us() + 3000000;
+    while (task_cpu(t.pid, busy) <= c0 && clock_us() < until) usleep(10000);
     assert_true(task_cpu(t.pid, busy) > c0);
     printf("# guard: %s: target detached and running\n", names[way]);
     end_target(&t);
