@@ -46,10 +46,11 @@ enum mojo_event {
 #define MOJO_INTERN_MAX (1u << 20)
 #endif
 /* ... and the memory they may take (copies and hash tables). The count
- * alone let a writer fed names never seen before (generated code) grow
- * to about 150 MiB, and strings of up to 16 KiB to far more; 16 MiB hold
+ * alone let a writer fed names never seen before (generated code) reach
+ * 186 MiB, and strings of up to 16 KiB could take far more; 16 MiB hold
  * some 100,000 definitions, many times what a program's profile names,
- * and forgetting costs only their definitions written again. */
+ * and forgetting costs only their definitions written again. (While a
+ * table doubles, its old and new slots live together for a moment.) */
 #define MOJO_INTERN_MAX_BYTES (16u << 20)
 /* What malloc takes beyond each copy (its header and rounding). */
 #define MOJO_INTERN_ENTRY_OVERHEAD 16
