@@ -191,28 +191,28 @@ int privilege_parse_ids(const char *status, const char *key, unsigned long ids[4
   return *p == '\n' || *p == '\0' ? 0 : -1;
 }
 
+/* Are the real, effective and saved ids (uid or gid, as `kind` says) of
+ * process pid all `want`? When not, why says which. */
+static bool ids_are(pid_t pid, const char *kind, const unsigned long ids[4], unsigned long want,
+                    char *why, size_t whylen) {
+  for (int i = 0; i < 3; i++)
+    if (ids[i] != want) {
+      snprintf(why, whylen,
+               "process %d runs as %s %lu/%lu/%lu (real/effective/saved), not as %s %lu: "
+               "%s has privilege and reads only the processes of the user who runs it",
+               (int)pid, kind, ids[0], ids[1], ids[2], kind, want, error_progname);
+      return false;
+    }
+  return true;
+}
+
 enum error_kind privilege_judge(const struct task_ids *t, pid_t pid, uid_t ruid, gid_t rgid,
                                 char *why, size_t whylen) {
   /* The kernel's rule for a tracer without CAP_SYS_PTRACE (the file-system
    * ids are not part of it). */
-  for (int i = 0; i < 3; i++)
-    if (t->uid[i] != ruid) {
-      snprintf(why, whylen,
-               "process %d runs as uid %lu/%lu/%lu (real/effective/saved), not as uid %lu: "
-               "%s has privilege and reads only the processes of the user who runs it",
-               (int)pid, t->uid[0], t->uid[1], t->uid[2], (unsigned long)ruid,
-               error_progname);
-      return E_PERMISSION;
-    }
-  for (int i = 0; i < 3; i++)
-    if (t->gid[i] != rgid) {
-      snprintf(why, whylen,
-               "process %d runs as gid %lu/%lu/%lu (real/effective/saved), not as gid %lu: "
-               "%s has privilege and reads only the processes of the user who runs it",
-               (int)pid, t->gid[0], t->gid[1], t->gid[2], (unsigned long)rgid,
-               error_progname);
-      return E_PERMISSION;
-    }
+  if (!ids_are(pid, "uid", t->uid, ruid, why, whylen) ||
+      !ids_are(pid, "gid", t->gid, rgid, why, whylen))
+    return E_PERMISSION;
   /* Its /proc files belong to root when it is not dumpable: it ran a
    * setuid or file-capability program (and may hold what that program
    * read), or it asked not to be traced. */

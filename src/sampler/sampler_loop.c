@@ -80,14 +80,21 @@ static bool takes_memory_delta(const struct sample *s, unsigned starved) {
   return !s->idle && (s->gil != SAMPLE_GIL_OTHER || starved >= GIL_STARVED_ROUNDS);
 }
 
+/* The change of pid's resident size since *last_rss, read through the
+ * sample's thread, into s->mem_delta. False when unreadable (the change
+ * then goes, whole, with a later reading). */
+static bool give_memory_delta(pid_t pid, int64_t *last_rss, struct sample *s) {
+  int64_t rss = resident_bytes(pid, s->tid);
+  if (rss < 0) return false;
+  s->mem_delta = rss - *last_rss;
+  *last_rss = rss;
+  return true;
+}
+
 static void take_memory_delta(struct round *rd, struct sample *s) {
   s->mem_delta = 0;
   if (rd->mem_taken || !takes_memory_delta(s, rd->p->mem_starved)) return;
-  int64_t rss = resident_bytes(rd->p->pid, s->tid);
-  if (rss < 0) return;
-  rd->mem_taken = true;
-  s->mem_delta = rss - rd->p->last_rss;
-  rd->p->last_rss = rss;
+  rd->mem_taken = give_memory_delta(rd->p->pid, &rd->p->last_rss, s);
 }
 
 bool sample_policy_wanted(const struct options *o, const struct sample *s) {
@@ -112,14 +119,8 @@ void sample_policy_round(struct sample_policy *p) {
 bool sample_policy_keep(struct sample_policy *p, struct sample *s) {
   const struct options *o = p->o;
   s->mem_delta = 0;
-  if ((o->memory || o->full) && !p->mem_taken && takes_memory_delta(s, p->starved)) {
-    int64_t rss = resident_bytes(p->pid, s->tid);
-    if (rss >= 0) {
-      p->mem_taken = true;
-      s->mem_delta = rss - p->last_rss;
-      p->last_rss = rss;
-    }
-  }
+  if ((o->memory || o->full) && !p->mem_taken && takes_memory_delta(s, p->starved))
+    p->mem_taken = give_memory_delta(p->pid, &p->last_rss, s);
   return sample_policy_wanted(o, s);
 }
 
