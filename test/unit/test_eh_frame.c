@@ -5,7 +5,8 @@
  * its own. Checked where symbols name both parts (pyenv's libpython has
  * _PyEval_EvalFrameDefault.cold in .symtab); then the Debian sid builds,
  * stripped, must yield a part that no symbol covers, far from the
- * function. Interpreters that are absent make their test skip, named. */
+ * function. The interpreters come from test/list-interpreters (pyenv-3.12,
+ * sid-3.14, sid-3.15); an absent one makes its test skip, named. */
 #include <stdarg.h>
 #include <setjmp.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 #include "eh_frame.h"
 #include "elf_symbols.h"
+#include "interpreters.h"
 
 struct loaded {
   struct elf_file *ef;
@@ -59,10 +61,18 @@ static void unload(struct loaded *l) {
   elf_file_close(l->ef);
 }
 
+/* PREFIX/lib/libpython3.12.so.1.0 of test/list-interpreters' pyenv-3.12
+ * (PREFIX/bin/python3.12); skips the test when it is absent. */
 static const char *pyenv_libpython(void) {
-  static char path[256];
-  snprintf(path, sizeof path, "%s/versions/3.12.1/lib/libpython3.12.so.1.0",
-           getenv("PYENV_ROOT") ? getenv("PYENV_ROOT") : "/root/.pyenv");
+  static char path[4096];
+  const struct unit_interp *it = unit_interp_require("pyenv-3.12");
+  snprintf(path, sizeof path, "%s", it->path);
+  for (int up = 0; up < 2; up++) {
+    char *slash = strrchr(path, '/');
+    if (slash != NULL) *slash = '\0';
+  }
+  size_t n = strlen(path);
+  snprintf(path + n, sizeof path - n, "/lib/libpython%s.so.1.0", it->minor);
   return path;
 }
 
@@ -80,7 +90,7 @@ static void test_named_cold_part_follows(void **state) {
   (void)state;
   const char *path = pyenv_libpython();
   if (access(path, R_OK) != 0) {
-    printf("skipped: %s absent (pyenv 3.12.1)\n", path);
+    printf("skipped: %s absent (pyenv-3.12 built without --enable-shared)\n", path);
     skip();
   }
   struct loaded l;
@@ -120,14 +130,8 @@ static void test_every_fde_found(void **state) {
   unload(&l);
 }
 
-static void check_sid(const char *minor) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/sid/usr/bin/python%s",
-           getenv("PYAUSTIN_CACHE") ? getenv("PYAUSTIN_CACHE") : "/var/cache/pyaustin", minor);
-  if (access(path, R_OK) != 0) {
-    printf("skipped: %s absent (scripts/sid-root builds it)\n", path);
-    skip();
-  }
+static void check_sid(const char *label) {
+  const char *path = unit_interp_require(label)->path;
   struct loaded l;
   assert_int_equal(load(path, &l), 0);
   uint64_t fn, fn_size, start, end;
@@ -140,8 +144,8 @@ static void check_sid(const char *minor) {
   unload(&l);
 }
 
-static void test_sid_314_cold_part(void **state) { (void)state; check_sid("3.14"); }
-static void test_sid_315_cold_part(void **state) { (void)state; check_sid("3.15"); }
+static void test_sid_314_cold_part(void **state) { (void)state; check_sid("sid-3.14"); }
+static void test_sid_315_cold_part(void **state) { (void)state; check_sid("sid-3.15"); }
 
 /* Truncated and garbage sections are refused, not read past. */
 static void test_malformed(void **state) {

@@ -1,7 +1,7 @@
 /* Unit tests of elf_symbols.c on real binaries: the test's own executable,
- * the system's and pyenv's Pythons, and shared objects built here with a
- * separate debug file. Expected values come from binutils (nm, readelf),
- * never hard-coded. */
+ * Debian's and pyenv's Pythons (from test/list-interpreters), and shared
+ * objects built here with a separate debug file. Expected values come from
+ * binutils (nm, readelf), never hard-coded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <glob.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "elf_symbols.h"
+#include "interpreters.h"
 
 /* ---- things of our own to look up ------------------------------------ */
 
@@ -320,15 +321,11 @@ static void test_self_each_function(void **state) {
   elf_file_close(ef);
 }
 
-/* ---- system and pyenv Pythons ---------------------------------------- */
+/* ---- Debian's and pyenv's Pythons ------------------------------------ */
 
 static void test_system_python(void **state) {
   (void)state;
-  const char *py = "/usr/bin/python3.11";
-  if (access(py, R_OK) != 0) {
-    print_message("skipping: %s is absent\n", py);
-    skip();
-  }
+  const char *py = unit_interp_require("debian-3.11")->path;
   struct elf_file *ef = elf_file_open(py, "");
   assert_non_null(ef);
   uint64_t v, sec, secsize, want;
@@ -347,16 +344,29 @@ static void test_system_python(void **state) {
   elf_file_close(ef);
 }
 
+/* PREFIX/lib/libpythonX.Y.so.1.0 of an interpreter PREFIX/bin/pythonX.Y,
+ * if it exists. */
+static bool pyenv_libpython(const struct unit_interp *it, char *lib, size_t size) {
+  char prefix[PATH_MAX];
+  snprintf(prefix, sizeof prefix, "%s", it->path);
+  for (int up = 0; up < 2; up++) {
+    char *slash = strrchr(prefix, '/');
+    if (slash == NULL) return false;
+    *slash = '\0';
+  }
+  int n = snprintf(lib, size, "%s/lib/libpython%s.so.1.0", prefix, it->minor);
+  return n > 0 && (size_t)n < size && access(lib, R_OK) == 0;
+}
+
 static void test_pyenv_libpython(void **state) {
   (void)state;
-  const char *pattern = "/root/.pyenv/versions/*/lib/libpython3.*.so.1.0";
-  glob_t g;
-  if (glob(pattern, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
-    print_message("skipping: no %s\n", pattern);
-    skip();
-  }
-  for (size_t i = 0; i < g.gl_pathc; i++) {
-    const char *lib = g.gl_pathv[i];
+  const struct unit_interp *all;
+  size_t n = unit_interp_all(&all), tested = 0;
+  for (size_t i = 0; i < n; i++) {
+    char lib[PATH_MAX];
+    if (strncmp(all[i].label, "pyenv-", 6) != 0 || !pyenv_libpython(&all[i], lib, sizeof lib))
+      continue;
+    tested++;
     struct elf_file *ef = elf_file_open(lib, "");
     assert_non_null(ef);
     uint64_t v = 0, want = 0;
@@ -374,7 +384,11 @@ static void test_pyenv_libpython(void **state) {
     }
     elf_file_close(ef);
   }
-  globfree(&g);
+  if (tested == 0) {
+    print_message("skipped: test/list-interpreters lists no pyenv interpreter "
+                  "with a shared libpython (PREFIX/lib/libpythonX.Y.so.1.0)\n");
+    skip();
+  }
 }
 
 /* ---- separate debug files, built here --------------------------------- */

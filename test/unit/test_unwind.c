@@ -8,8 +8,12 @@
  *
  * Targets: test/targets/native/nested (frame pointers, built by make),
  * the same program built here without frame pointers and with its chain
- * going through a shared library, and real CPython interpreters when
- * present. */
+ * going through a shared library, and real CPython interpreters of
+ * test/list-interpreters (pyenv-3.12, debian-3.11).
+ *
+ * The chains end in the C library (__libc_start_call_main, start_thread):
+ * local symbols that Debian's libc6 strips and libc6-dbg's debug file
+ * keeps. Without them the tests that name those frames skip, saying so. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
@@ -36,6 +40,8 @@
 
 #include <cmocka.h>
 
+#include "elf_symbols.h"
+#include "interpreters.h"
 #include "proc_maps.h"
 #include "remote.h"
 #include "snapshot.h"
@@ -44,8 +50,6 @@
 #define MAX_FRAMES 128
 #define MAX_NAME 128
 
-#define PY312 "/root/.pyenv/versions/3.12.1/bin/python3.12"
-#define PY311 "/usr/bin/python3.11"
 
 static char tmpdir[256];
 static bool have_gdb;
@@ -86,7 +90,7 @@ static bool target_start(struct target *t, char *const argv[]) {
   if (pid < 0) return false;
   if (pid == 0) {
     dup2(fds[1], 1);
-    execv(argv[0], argv);
+    execvp(argv[0], argv);
     _exit(127);
   }
   close(fds[1]);
@@ -365,6 +369,65 @@ static int compare_gdb(const struct chain *c, const struct gdb_bt *bt,
   return compared;
 }
 
+/* ---- the C library's names ---------------------------------------------- */
+
+/* Whether the elf_file of `path` (debug files looked for under `root`)
+ * names every one of `names`; else the first it lacks. */
+static const char *first_unnamed(const char *path, const char *root,
+                                 const char *const *names) {
+  struct elf_file *ef = elf_file_open(path, root);
+  if (ef == NULL) return names[0];
+  const char *missing = NULL;
+  for (int i = 0; names[i] != NULL && missing == NULL; i++)
+    if (elf_file_symbol(ef, names[i], NULL, NULL) != 0) missing = names[i];
+  elf_file_close(ef);
+  return missing;
+}
+
+/* The targets run with our own C library: the one this process maps. */
+static bool own_libc(char *path, size_t size) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (f == NULL) return false;
+  char line[4096];
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f) != NULL) {
+    char *p = strchr(line, '/');
+    if (p == NULL) continue;
+    p[strcspn(p, "\n")] = '\0';
+    const char *base = strrchr(p, '/') + 1;
+    if (strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-", 5) == 0) {
+      snprintf(path, size, "%s", p);
+      found = true;
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+/* Skip the current test, saying why, unless the C library names the
+ * frames the chains end with. */
+static void require_libc_names(void) {
+  static const char *const names[] = {"__libc_start_call_main", "start_thread", NULL};
+  static int checked;
+  static char why[4200];
+  if (!checked) {
+    char libc[4096];
+    const char *missing;
+    checked = 1;
+    if (!own_libc(libc, sizeof libc))
+      snprintf(why, sizeof why, "no C library (libc.so*) in /proc/self/maps");
+    else if ((missing = first_unnamed(libc, "", names)) != NULL)
+      snprintf(why, sizeof why,
+               "%s names no %s, nor does a debug file of it under "
+               "/usr/lib/debug (apt-get install libc6-dbg)",
+               libc, missing);
+  }
+  if (why[0] != '\0') {
+    print_message("skipped: %s\n", why);
+    skip();
+  }
+}
+
 /* ---- the nested targets ------------------------------------------------- */
 
 static const char *const main_chain[] = {"wait_here", "level_c", "level_b",
@@ -417,6 +480,7 @@ static void check_against_gdb(const struct chain *c, const struct gdb_bt *bt,
 
 static void nested_case(const char *exe, const char *const *mchain,
                         const char *const *tchain) {
+  require_libc_names();
   struct target t = {0, -1};
   char *argv[] = {(char *)exe, NULL};
   print_message("target %s\n", exe);
@@ -519,6 +583,7 @@ static bool start_parked(struct target *t, const char *exe) {
 
 static void test_shared_files(void **state) {
   (void)state;
+  require_libc_names();
   char exe[512];
   snprintf(exe, sizeof exe, "%s/nested_lib", tmpdir);
   struct target a = {0, -1}, b = {0, -1};
@@ -571,14 +636,27 @@ static const char py_busy[] =
     "print('ready', flush=True)\n"
     "outer()\n";
 
-static void python_case(const char *python, bool timing) {
-  if (access(python, X_OK) != 0) {
-    print_message("  %s not found: skipped\n", python);
-    skip();
-  }
+/* The chain of a busy interpreter's main thread; `timing`: also time warm
+ * unwinds of the same snapshot. */
+static void python_case(const char *label, bool timing) {
+  const struct unit_interp *it = unit_interp_require(label);
+  const char *python = it->path;
+  /* The chain must end in main or the C library's start: without the
+   * interpreter's own main, the C library must name its frames. */
+  static const char *const main_only[] = {"main", NULL};
+  if (first_unnamed(python, it->root != NULL ? it->root : "", main_only) != NULL)
+    require_libc_names();
   struct target t = {0, -1};
-  char *argv[] = {(char *)python, "-c", (char *)py_busy, NULL};
-  print_message("target %s\n", python);
+  char *argv[UNIT_INTERP_MAX_ARGS + 3];
+  size_t argc = 0;
+  while (it->argv[argc] != NULL) {
+    argv[argc] = it->argv[argc];
+    argc++;
+  }
+  argv[argc++] = "-c";
+  argv[argc++] = (char *)py_busy;
+  argv[argc] = NULL;
+  print_message("target %s (%s)\n", python, label);
   assert_true(target_start(&t, argv));
   sleep_ms(100);
 
@@ -655,12 +733,12 @@ static void python_case(const char *python, bool timing) {
 
 static void test_python312(void **state) {
   (void)state;
-  python_case(PY312, true);
+  python_case("pyenv-3.12", true);
 }
 
 static void test_python311(void **state) {
   (void)state;
-  python_case(PY311, false);
+  python_case("debian-3.11", false);
 }
 
 /* ---- garbage ------------------------------------------------------------ */
