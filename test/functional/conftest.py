@@ -1,9 +1,10 @@
 """Shared machinery for the functional tests of austin.
 
 The tests run the real austin binary against real CPython processes, one
-parametrization per interpreter listed by test/list-interpreters.  The
-expected set is fixed (EXPECTED_INTERPRETERS); an expected interpreter that is
-absent on this machine makes its tests skip with a reason naming it.
+parametrization per interpreter listed by test/list-interpreters
+--expected (INTERPRETER_LABELS): every interpreter present (an extra pyenv
+version too) and every expected one that is absent, whose tests then skip
+with a reason naming it.
 
 Environment:
   top_srcdir, top_builddir  set by `make check` (absolute paths)
@@ -41,16 +42,11 @@ AUSTIN_VERSION = "3.7.0"
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-EXPECTED_INTERPRETERS = [
-    "pyenv-3.8", "pyenv-3.9", "pyenv-3.10", "pyenv-3.11", "pyenv-3.12",
-    "pyenv-3.13", "debian-3.11", "sid-3.14", "sid-3.15",
-]
-
 # The module the targets share (their ids file), copied beside them.
 TARGET_HELPER = "target_ids.py"
 
-# Where targets are copied inside the sid root.
-SID_TARGET_DIR = "/tmp/austin-targets"
+# Where targets are copied inside a Debian root (chroot interpreters).
+ROOT_TARGET_DIR = "/tmp/austin-targets"
 
 
 # --------------------------------------------------------------------------
@@ -95,7 +91,7 @@ class Interpreter:
             return os.path.realpath(src)
         if name != TARGET_HELPER:
             self.target(TARGET_HELPER)  # the targets import it
-        dst_dir = self.root + SID_TARGET_DIR
+        dst_dir = self.root + ROOT_TARGET_DIR
         os.makedirs(dst_dir, exist_ok=True)
         dst = os.path.join(dst_dir, name)
         with open(src, "rb") as f:
@@ -110,7 +106,7 @@ class Interpreter:
             with open(tmp, "wb") as f:
                 f.write(data)
             os.rename(tmp, dst)
-        return SID_TARGET_DIR + "/" + name
+        return ROOT_TARGET_DIR + "/" + name
 
     def side_file(self, tmp_path):
         """A fresh file name for the target to write: (host path, target path)."""
@@ -118,8 +114,8 @@ class Interpreter:
         if self.root is None:
             p = str(tmp_path / name)
             return p, p
-        os.makedirs(self.root + SID_TARGET_DIR, exist_ok=True)
-        return self.root + SID_TARGET_DIR + "/" + name, SID_TARGET_DIR + "/" + name
+        os.makedirs(self.root + ROOT_TARGET_DIR, exist_ok=True)
+        return self.root + ROOT_TARGET_DIR + "/" + name, ROOT_TARGET_DIR + "/" + name
 
     def command(self, target, *args):
         return self.argv + [self.target(target)] + [str(a) for a in args]
@@ -128,20 +124,25 @@ class Interpreter:
 def _list_interpreters():
     out = subprocess.run([LIST_INTERPRETERS, "--expected"], stdout=subprocess.PIPE,
                          universal_newlines=True, check=True).stdout
-    found, absent = {}, {}
+    found, absent, labels = {}, {}, []
     for line in out.splitlines():
         if line.startswith("# absent: "):
             label, _, why = line[len("# absent: "):].partition(" ")
-            absent[label] = why.strip("() ")
+            absent[label] = why.strip()[1:-1]
+            labels.append(label)
             continue
         if not line.strip() or line.startswith("#"):
             continue
         label, minor, argv = line.split("\t")
         found[label] = Interpreter(label, minor, argv.split(" "))
-    return found, absent
+        labels.append(label)
+    return found, absent, labels
 
 
-INTERPRETERS, ABSENT = _list_interpreters()
+INTERPRETERS, ABSENT, INTERPRETER_LABELS = _list_interpreters()
+
+# The row of the tests that take no interpreter.
+NO_INTERPRETER = "(none)"
 
 # label -> {"passed": n, "failed": n, "skipped": n}
 _OUTCOMES = defaultdict(lambda: defaultdict(int))
@@ -156,7 +157,7 @@ def pytest_generate_tests(metafunc):
     if "interp" in metafunc.fixturenames:
         # @pytest.mark.interpreters(...): a costly test runs on a few.
         only = metafunc.definition.get_closest_marker("interpreters")
-        labels = list(only.args) if only else EXPECTED_INTERPRETERS
+        labels = list(only.args) if only else INTERPRETER_LABELS
         metafunc.parametrize("interp", labels, indirect=True)
 
 
@@ -173,7 +174,7 @@ def interp(request):
 @pytest.fixture(scope="session")
 def any_interp():
     """One present interpreter, for tests that do not depend on the version."""
-    for label in ("pyenv-3.12", "debian-3.11") + tuple(EXPECTED_INTERPRETERS):
+    for label in ("pyenv-3.12", "debian-3.11") + tuple(INTERPRETER_LABELS):
         if label in INTERPRETERS:
             return INTERPRETERS[label]
     pytest.skip("no Python interpreter available (see test/list-interpreters)")
@@ -186,25 +187,57 @@ def pytest_runtest_makereport(item, call):
     callspec = getattr(item, "callspec", None)
     label = callspec.params.get("interp") if callspec else None
     if label is None:
-        return
+        label = NO_INTERPRETER
     if rep.when == "call":
         _OUTCOMES[label]["xfailed" if hasattr(rep, "wasxfail") else rep.outcome] += 1
     elif rep.outcome != "passed":  # setup/teardown failure or skip
         _OUTCOMES[label]["skipped" if rep.skipped else "failed"] += 1
 
 
+def _matrix_lines():
+    """One line per interpreter: label, full version (or "-"), the counts of
+    its tests' outcomes, and its command line or why it is absent."""
+    lines = ["%-14s %-10s %6s %6s %7s %7s  %s" % (
+        "interpreter", "version", "passed", "failed", "skipped", "xfailed", "command")]
+    for label in INTERPRETER_LABELS + [NO_INTERPRETER]:
+        counts = _OUTCOMES.get(label, {})
+        if label == NO_INTERPRETER:
+            if not counts:
+                continue
+            lines.append("%-14s %-10s %6d %6d %7d %7d  %s" % (
+                label, "-", counts.get("passed", 0), counts.get("failed", 0),
+                counts.get("skipped", 0), counts.get("xfailed", 0) + counts.get("xpassed", 0),
+                "tests that take no interpreter"))
+            continue
+        it = INTERPRETERS.get(label)
+        version = "-"
+        if it is not None and any(counts.values()):
+            try:
+                version = it.full_version
+            except (OSError, subprocess.SubprocessError) as e:
+                version = "? (%s)" % e.__class__.__name__
+        where = " ".join(it.argv) if it else "absent: " + ABSENT.get(label, "?")
+        lines.append("%-14s %-10s %6d %6d %7d %7d  %s" % (
+            label, version, counts.get("passed", 0), counts.get("failed", 0),
+            counts.get("skipped", 0), counts.get("xfailed", 0) + counts.get("xpassed", 0),
+            where))
+    return lines
+
+
 def pytest_terminal_summary(terminalreporter):
+    """The interpreters the run exercised, with their versions and outcome
+    counts; also written to $PYAUSTIN_MATRIX when set (scripts/test-all
+    prints it at the end of the whole suite)."""
     tr = terminalreporter
     tr.section("interpreters exercised")
     tr.write_line("austin binary: %s" % AUSTIN)
-    for label in EXPECTED_INTERPRETERS:
-        counts = _OUTCOMES.get(label, {})
-        ran = sum(v for k, v in counts.items() if k != "skipped")
-        it = INTERPRETERS.get(label)
-        where = " ".join(it.argv) if it else "absent: " + ABSENT.get(label, "?")
-        summary = ", ".join("%s %d" % (k, v) for k, v in sorted(counts.items()))
-        tr.write_line("%-12s %-9s %-40s %s" % (
-            label, "EXERCISED" if ran else "NOT RUN", where, summary))
+    lines = _matrix_lines()
+    for line in lines:
+        tr.write_line(line)
+    path = os.environ.get("PYAUSTIN_MATRIX")
+    if path:
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
 
 # --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import SID_TARGET_DIR, SRCDIR, marks, proc_status, wait_ids
+from conftest import ROOT_TARGET_DIR, SRCDIR, marks, proc_status, wait_ids
 from test_austinp import parse, run
 
 BUILD_EXT = os.path.join(SRCDIR, "test", "ext", "build-ext")
@@ -23,13 +23,13 @@ _EXT_DIRS = {}
 
 def ext_dir(interp, tmp_path_factory):
     """test/ext/pyaustin_ext.c built for this interpreter (once a session),
-    with its own headers (and, for the sid root, its own gcc): the
+    with its own headers (and, for a Debian root, its own gcc): the
     directory as the target sees it."""
     if interp.label not in _EXT_DIRS:
         if interp.root is None:
             out = str(tmp_path_factory.mktemp("ext-" + interp.label))
         else:
-            out = "%s/ext-%s-%d" % (SID_TARGET_DIR, interp.label, os.getpid())
+            out = "%s/ext-%s-%d" % (ROOT_TARGET_DIR, interp.label, os.getpid())
         p = subprocess.run([BUILD_EXT, " ".join(interp.argv), out], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
         assert p.returncode == 0, "building the test extension failed:\n" + p.stderr
