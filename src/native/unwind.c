@@ -657,9 +657,9 @@ static bool has_fde(struct unwinder *u, uint64_t pc) {
 
 /* The interrupted instruction lies where no unwind information reaches: an
  * assembly stub that made no frame. The one that matters is the C
- * library's clone3, which ends its FDE before the system call (for the new
- * thread's sake), so that a thread caught starting another one could not
- * be unwound. Such a stub has pushed nothing: its return address is on
+ * library's clone3 (clone before glibc 2.34), which ends its FDE before
+ * the system call (for the new thread's sake), so that a thread caught
+ * starting another one could not be unwound. Such a stub has pushed nothing: its return address is on
  * top of the stack. Believed only if it points into mapped code. */
 static bool frameless_leaf(struct unwinder *u, const struct native_snapshot *s,
                            struct user_regs_struct *caller) {
@@ -684,9 +684,22 @@ int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
       now_ns() - u->last_refresh_ns >= LEAF_REFRESH_MIN_NS)
     maps_refresh(u);
   int n = unwind_from(u, s, &s->regs, pcs, max, &done);
+  /* From a leaf without unwind information libunwind stops, or guesses on
+   * (C libraries before 2.34 start threads with clone, whose parent side
+   * also runs past the end of its FDE: libunwind's guess there goes
+   * nowhere). The stub's return address, when believable, is taken when
+   * the walk from it reaches the outermost frame and the guess did not. */
   struct user_regs_struct caller;
-  if (n == 1 && max > 1 && frameless_leaf(u, s, &caller))
-    n = 1 + unwind_from(u, s, &caller, pcs + 1, max - 1, &done);
+  if (!done && max > 1 && frameless_leaf(u, s, &caller)) {
+    bool from_caller_done;
+    int m = 1 + unwind_from(u, s, &caller, pcs + 1, max - 1, &from_caller_done);
+    if (from_caller_done || n == 1) {
+      n = m;
+      done = from_caller_done;
+    } else {
+      n = unwind_from(u, s, &s->regs, pcs, max, &done); /* the guess again */
+    }
+  }
   if (complete != NULL) *complete = done;
   return n;
 }
