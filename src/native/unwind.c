@@ -684,13 +684,15 @@ int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
       now_ns() - u->last_refresh_ns >= LEAF_REFRESH_MIN_NS)
     maps_refresh(u);
   int n = unwind_from(u, s, &s->regs, pcs, max, &done);
-  /* From a leaf without unwind information libunwind stops, or guesses on
-   * (C libraries before 2.34 start threads with clone, whose parent side
-   * also runs past the end of its FDE: libunwind's guess there goes
-   * nowhere). The stub's return address, when believable, is taken when
-   * the walk from it reaches the outermost frame and the guess did not. */
+  /* From a leaf without unwind information libunwind stops, or guesses
+   * on from the frame pointer, which such a stub did not set: one frame
+   * more that goes nowhere (glibc 2.31's clone), or an end that passes for
+   * the outermost frame (clone3's in glibc 2.36 and 2.41). The
+   * stub's return address, when believable, is taken when the walk from it
+   * reaches the outermost frame, or when libunwind went no further than
+   * the leaf. */
   struct user_regs_struct caller;
-  if (!done && max > 1 && frameless_leaf(u, s, &caller)) {
+  if (max > 1 && frameless_leaf(u, s, &caller)) {
     bool from_caller_done;
     int m = 1 + unwind_from(u, s, &caller, pcs + 1, max - 1, &from_caller_done);
     if (from_caller_done || n == 1) {
