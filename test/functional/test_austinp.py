@@ -211,12 +211,15 @@ def test_austinp_binary_full_sleepless(austinp_bin, any_interp, procs, tmp_path)
         m = re.search(r";T\d+:(\d+);.* (\d+),([01]),(-?\d+)$", line)
         assert m, "not a full-metrics sample: %r" % line[-200:]
         idle.setdefault(int(m.group(1)), []).append(m.group(3) == "1")
-    sleeper, worker = idle.get(ids["sleeper"], []), idle.get(ids["worker"], [])
-    # The two busy threads share the GIL (each waits for it, idle, about
-    # half of the time); the sleeper is idle but for its wake-ups.
-    assert sleeper and worker, idle.keys()
-    s_idle, w_idle = sum(sleeper) / len(sleeper), sum(worker) / len(worker)
-    assert s_idle >= 0.7 and s_idle >= w_idle + 0.2, (s_idle, w_idle)
+    sleeper, worker, main = (idle.get(ids[k], []) for k in ("sleeper", "worker", "main"))
+    # The sleeper is in one sleep it never leaves, entered before the ids
+    # were written: idle but in a round caught in the few instructions
+    # before the call. The two busy threads take turns with the GIL, each
+    # idle (waiting for it) about half of the time, a share no bound can
+    # check; but each of them runs, so never idle in all its samples.
+    assert sleeper and worker and main, idle.keys()
+    assert sleeper.count(True) >= 0.9 * len(sleeper), (sleeper.count(False), len(sleeper))
+    assert not all(worker) and not all(main), (sum(worker), len(worker), sum(main), len(main))
 
     # -s: the sleeping thread is left out, the busy ones stay.
     res = run([austinp_bin, "-s", "-x", 1, "-p", proc.pid])
@@ -224,6 +227,5 @@ def test_austinp_binary_full_sleepless(austinp_bin, any_interp, procs, tmp_path)
     _, _, samples = parse(res.stdout)
     tids = [s[1] for s in samples]
     assert tids.count(ids["worker"]) >= 10 and tids.count(ids["main"]) >= 10, set(tids)
-    # Runnable after each wake-up, the sleeper is not idle until a CPU takes
-    # it: a few percent of the samples on a loaded machine.
+    # Never runnable in its one sleep (see above): at most a sample or two.
     assert tids.count(ids["sleeper"]) <= 0.15 * len(tids), (tids.count(ids["sleeper"]), len(tids))
