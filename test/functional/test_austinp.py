@@ -172,7 +172,7 @@ def test_austinp_signal_detaches(austinp_bin, any_interp, procs, tmp_path, signo
                           stderr=subprocess.PIPE, universal_newlines=True)
     time.sleep(1.0)
     ap.send_signal(signo)
-    out, err = ap.communicate(timeout=5)
+    out, err = ap.communicate(timeout=30)  # a hang fails, not a loaded machine
     assert ap.returncode == 0, err
     assert "# errors: " in out.splitlines()[-1], out[-500:]
     time.sleep(0.2)

@@ -134,13 +134,12 @@ def untraced_and_running(pid):
 def test_kill_storm_leaves_target_running(austinp_bin, interp, procs, tmp_path):
     """austinp, sampling at 100 us, killed at random moments (SIGINT,
     SIGTERM, SIGKILL) 21 times: afterwards no thread of the target is
-    stopped or traced, and the target finishes its work."""
+    stopped or traced, and its busy threads go on working."""
     host_ids, target_ids = interp.side_file(tmp_path)
-    # The storm takes at most 21 x (0.3 s + the exit): the target outlives it.
-    seconds = 14
+    # Far longer than the storm, whatever the load (the test kills it).
+    seconds = 600
     proc = procs.start(interp.command("target_busy.py", seconds, target_ids))
-    wait_ids(host_ids, proc)
-    started = time.monotonic()
+    ids = wait_ids(host_ids, proc)
     rnd = random.Random(20261125)
     signals = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL] * 7
     rnd.shuffle(signals)
@@ -149,12 +148,14 @@ def test_kill_storm_leaves_target_running(austinp_bin, interp, procs, tmp_path):
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(rnd.uniform(0.0, 0.3))
         ap.send_signal(signo)
+        # Exiting means resuming and detaching every thread, each of which
+        # may wait for a CPU on a loaded machine: a hang, not a delay, fails.
         try:
-            ap.wait(timeout=5)
+            ap.wait(timeout=30)
         except subprocess.TimeoutExpired:
             ap.kill()
             ap.wait()
-            pytest.fail("trial %d: austinp did not exit within 5 s of %s" % (n, signo.name))
+            pytest.fail("trial %d: austinp did not exit within 30 s of %s" % (n, signo.name))
         ap.stderr.close()
         assert proc.poll() is None, "trial %d (%s): the target died (%s)" % (
             n, signo.name, proc.returncode)
@@ -167,15 +168,31 @@ def test_kill_storm_leaves_target_running(austinp_bin, interp, procs, tmp_path):
                 break
             time.sleep(0.01)
         assert ok, "trial %d (%s): thread left stopped or traced: %r" % (n, signo.name, detail)
-    assert time.monotonic() - started < seconds, "the storm outlasted the target: inconclusive"
-    assert proc.wait(timeout=seconds + 30) == 0, proc.stderr.read()
+    # Both busy threads run on: each gets CPU time again (waiting for it
+    # as long as a loaded machine takes; a thread left stopped never would).
+    for name in ("main", "worker"):
+        before = cpu_ticks(proc.pid, ids[name])
+        deadline = time.monotonic() + 30
+        while cpu_ticks(proc.pid, ids[name]) <= before:
+            assert time.monotonic() < deadline, "%s got no CPU time in 30 s" % name
+            time.sleep(0.02)
+    assert proc.poll() is None, proc.stderr.read()
+
+
+def cpu_ticks(pid, tid):
+    """utime + stime of a thread, in clock ticks."""
+    with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 @pytest.mark.parametrize("mode", ["clean", "thread-exit"])
 @pytest.mark.parametrize("how", ["launch", "attach"])
 def test_target_exit_while_sampled(austinp_bin, interp, procs, tmp_path, mode, how):
-    """The target ends mid-run: austinp writes its footer and exits within
-    a second, every time."""
+    """The target ends mid-run: austinp notices, writes its footer and
+    exits, every time, without a signal (within seconds: a loaded machine
+    can delay its next round and the detach of every thread, but a
+    sampler waiting for something that will not come would not end)."""
     host_ids, target_ids = interp.side_file(tmp_path)
     cmd = interp.command("target_exit.py", mode, 1.5, target_ids)
     if how == "launch":
@@ -203,7 +220,7 @@ def test_target_exit_while_sampled(austinp_bin, interp, procs, tmp_path, mode, h
     w.join(timeout=30)
     assert ended, "the target did not end"
     assert ap.returncode == 0, err
-    assert done - ended[0] < 1.0, "austinp took %.2f s to exit after the target" % (done - ended[0])
+    assert done - ended[0] < 15, "austinp took %.2f s to exit after the target" % (done - ended[0])
     _, _, samples = parse(out)
     assert samples, "no samples before the target ended"
 
@@ -227,7 +244,7 @@ def test_closed_output_and_sighup_leave_target_running(austinp_bin, any_interp, 
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     ap.stdout.readline()
     ap.stdout.close()
-    assert ap.wait(timeout=5) is not None
+    assert ap.wait(timeout=30) is not None
     ap.stderr.close()
     time.sleep(0.1)
     ok, detail = untraced_and_running(proc.pid)
@@ -238,7 +255,7 @@ def test_closed_output_and_sighup_leave_target_running(austinp_bin, any_interp, 
                           universal_newlines=True)
     time.sleep(0.5)
     ap.send_signal(signal.SIGHUP)
-    out, err = ap.communicate(timeout=5)
+    out, err = ap.communicate(timeout=30)
     assert "# errors: " in out.splitlines()[-1], (err, out[-300:])
     time.sleep(0.1)
     ok, detail = untraced_and_running(proc.pid)
