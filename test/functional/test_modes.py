@@ -327,10 +327,11 @@ def test_mojo_modes(austin_bin, any_interp, tmp_path, flags, mode):
 
 def test_pipe_live(austin_bin, any_interp, tmp_path):
     """With -P a reader gets the metadata and then samples while the run goes
-    on; without it they would wait in austin's buffer."""
+    on (austin still running, its target having 60 s of work); without it
+    they would wait in austin's buffer until the end."""
     interp = any_interp
     proc = subprocess.Popen([AUSTIN, "-P", "-i", "10ms", "-t", "5000"]
-                            + interp.command(BUSY, 8), stdin=subprocess.DEVNULL,
+                            + interp.command(BUSY, 60), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
@@ -339,7 +340,8 @@ def test_pipe_live(austin_bin, any_interp, tmp_path):
         fd = proc.stdout.fileno()
         buf = b""
         while not any(l.startswith(b"P") for l in lines):
-            assert time.monotonic() - start < 6, "no sample within 6 s: %r" % lines
+            # A hang guard, far below the run's 60 s.
+            assert time.monotonic() - start < 30, "no sample within 30 s: %r" % lines
             ready, _, _ = select.select([fd], [], [], 0.5)
             if ready:
                 chunk = os.read(fd, 65536)
@@ -347,9 +349,7 @@ def test_pipe_live(austin_bin, any_interp, tmp_path):
                 buf += chunk
                 *done, buf = buf.split(b"\n")
                 lines += done
-        elapsed = time.monotonic() - start
         assert proc.poll() is None, "austin had ended already"
-        assert elapsed < 6, elapsed
         first = lines.index(next(l for l in lines if l.startswith(b"P")))
         assert [l.split(b":")[0] for l in lines[:4]] == [
             b"# austin", b"# interval", b"# mode", b"# python"], lines[:6]
