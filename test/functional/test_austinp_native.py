@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from conftest import SID_TARGET_DIR, SRCDIR, marks, proc_status, wait_ids
+from conftest import (SID_TARGET_DIR, SRCDIR, check_mojo_copy, kill_pid, marks, proc_status,
+                      wait_ids)
 from test_austinp import parse, run
 
 BUILD_EXT = os.path.join(SRCDIR, "test", "ext", "build-ext")
@@ -37,6 +38,61 @@ def ext_dir(interp, tmp_path_factory):
     return _EXT_DIRS[interp.label]
 
 
+def run_until(austinp_bin, args, interp, target, target_args, tmp_path, enough, cap=120):
+    """Launch target under austinp (no -x) until its output holds enough
+    samples, then end the run with SIGINT (austinp writes its footer, lets
+    the target go; the test ends it). A run of fixed length gives a loaded
+    machine fewer rounds (each waits for every thread to stop): the count
+    the test needs is waited for instead, `cap` seconds at most.
+    enough(text, ids) judges the output so far. target_args: the target's
+    arguments, "IDS" standing for its ids file. Returns (text, ids); the
+    MOJO copy of the run is checked as run_austin does."""
+    host_ids, target_ids = interp.side_file(tmp_path)
+    out, copy = tmp_path / "out.austin", tmp_path / "copy.mojo"
+    env = dict(os.environ, PYAUSTIN_MOJO_COPY=str(copy))
+    ap = subprocess.Popen([austinp_bin] + [str(a) for a in args] + ["-o", str(out)]
+                          + interp.command(target, *[target_ids if a == "IDS" else a
+                                                     for a in target_args]),
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, env=env)
+    ids = None
+    try:
+        deadline = time.monotonic() + cap
+        while True:
+            assert ap.poll() is None, "austinp ended (%s) before enough samples: %s" % (
+                ap.returncode, ap.stderr.read().decode(errors="replace"))
+            if ids is None and os.path.exists(host_ids):
+                ids = wait_ids(host_ids, None, timeout=1)
+            if ids is not None and out.exists() and enough(out.read_text(errors="replace"), ids):
+                break
+            assert time.monotonic() < deadline, "not enough samples in %d s" % cap
+            time.sleep(0.2)
+        ap.send_signal(signal.SIGINT)
+        err = ap.communicate(timeout=30)[1].decode(errors="replace")
+        assert ap.returncode == 0, err
+        text = out.read_text()
+        check_mojo_copy(text, str(copy))
+        return text, ids
+    finally:
+        if ap.poll() is None:
+            ap.kill()
+            ap.wait()
+        if ids is not None:
+            kill_pid(ids["pid"], target)
+
+
+def count_lines(text, tid, *parts):
+    """Sample lines (P<pid>;T<iid>:<tid>;...) of thread tid that contain one
+    of parts."""
+    n = 0
+    for line in text.splitlines():
+        head = line.split(";", 2)
+        if (line.startswith("P") and len(head) == 3 and head[1].endswith(":%d" % tid)
+                and any(p in line for p in parts)):
+            n += 1
+    return n
+
+
 def main_samples(out, ids):
     header, maps, samples = parse(out)
     mine = [s for s in samples if s[1] == ids["main"]]
@@ -52,13 +108,13 @@ def test_extension_frames_under_python_caller(austinp_bin, interp, tmp_path, tmp
     """C frames of the extension sit under the Python function that called
     it, and a callback reads Python, C, Python."""
     ext = ext_dir(interp, tmp_path_factory)
-    host_ids, target_ids = interp.side_file(tmp_path)
-    out = tmp_path / "out.austin"
-    res = run([austinp_bin, "-i", "5ms", "-x", 3, "-o", out]
-              + interp.command(EXT_TARGET, 4, target_ids, ext))
-    assert res.returncode == 0, res.stderr
-    ids = wait_ids(host_ids, None, timeout=5)
-    maps, samples = main_samples(out.read_text(), ids)
+
+    def enough(text, ids):
+        return (count_lines(text, ids["main"], *(":%s:" % f for f in EXT_FUNCTIONS)) >= 150
+                and count_lines(text, ids["main"], ":leaf:") >= 15)
+    text, ids = run_until(austinp_bin, ["-i", "5ms"], interp, EXT_TARGET, [600, "IDS", ext],
+                          tmp_path, enough)
+    maps, samples = main_samples(text, ids)
     assert any(path.endswith(".so") and "pyaustin_ext" in path for _, _, path in maps), \
         "no # map: line for the extension (imported after the start)"
     mk = marks(EXT_TARGET)
@@ -98,13 +154,10 @@ def test_extension_frames_under_python_caller(austinp_bin, interp, tmp_path, tmp
 
 def test_stdlib_c_code_under_python_caller(austinp_bin, interp, tmp_path):
     """zlib.compress: libz's deflate appears under the Python caller."""
-    host_ids, target_ids = interp.side_file(tmp_path)
-    out = tmp_path / "out.austin"
-    res = run([austinp_bin, "-i", "5ms", "-x", 3, "-o", out]
-              + interp.command("target_stdlib_c.py", 4, target_ids))
-    assert res.returncode == 0, res.stderr
-    ids = wait_ids(host_ids, None, timeout=5)
-    _, samples = main_samples(out.read_text(), ids)
+    text, ids = run_until(austinp_bin, ["-i", "5ms"], interp, "target_stdlib_c.py", [600, "IDS"],
+                          tmp_path, lambda text, ids: count_lines(
+                              text, ids["main"], ":compress_it:") >= 150)
+    _, samples = main_samples(text, ids)
     line = marks("target_stdlib_c.py")["compress_call"]
     in_compress = [(f, inv) for _, _, f, inv in samples
                    if any(not x.native and x.name == "compress_it" and x.line == line for x in f)]
@@ -267,14 +320,11 @@ def test_thread_churn_samples_stay_woven(austinp_bin, interp, tmp_path):
     """Threads created all the time: the main thread's samples stay woven
     (a new thread's state, which on 3.8-3.10 names its creator until it
     runs, is not taken for the creator's)."""
-    host_ids, target_ids = interp.side_file(tmp_path)
-    out = tmp_path / "out.austin"
-    res = run([austinp_bin, "-i", "2ms", "-x", 2, "-o", out]
-              + interp.command("target_churn.py", 3, target_ids))
-    assert res.returncode == 0, res.stderr
-    ids = wait_ids(host_ids, None, timeout=5)
-    _, samples = main_samples(out.read_text(), ids)
     line = marks("target_churn.py")["churn_call"]
+    text, ids = run_until(austinp_bin, ["-i", "2ms"], interp, "target_churn.py", [600, "IDS"],
+                          tmp_path, lambda text, ids: count_lines(
+                              text, ids["main"], ":main:%d;" % line, ":main:%d " % line, ":INVALID:") >= 150)
+    _, samples = main_samples(text, ids)
     in_churn = [(f, inv) for _, _, f, inv in samples
                 if any(not x.native and x.name == "main" and x.line == line for x in f) or inv]
     assert len(in_churn) >= 100, "only %d main-thread samples in the loop" % len(in_churn)
