@@ -105,7 +105,9 @@ def test_not_python(austin_bin, procs):
 
 
 def test_launch_not_python(austin_bin):
-    res = run_austin(["-t", "500", "sleep", "3"], timeout=30)
+    # The command outlives any wait a loaded machine can add to -t 500
+    # (austin ends it when it gives up).
+    res = run_austin(["-t", "500", "sleep", "600"], timeout=30)
     assert_one_line_error(res, NOT_PYTHON)
     assert res.stdout == "", res
 
