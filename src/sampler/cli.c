@@ -67,8 +67,12 @@ static int parse_heap(const char *text, uint64_t *out_bytes) {
   return 0;
 }
 
+/* austin's help is Austin 3.7's, word for word (compatibility); austinp's
+ * own entries replace some of them (see austinp_docs). */
 static const struct argp_option argp_options[] = {
-    {"binary", 'b', NULL, 0, "Emit data in the MOJO binary format.", 0},
+    {"binary", 'b', NULL, 0,
+     "Emit data in the MOJO binary format. See "
+     "https://github.com/P403n1x87/austin/wiki/The-MOJO-file-format for more details.", 0},
     {"children", 'C', NULL, 0, "Attach to child processes.", 0},
     {"full", 'f', NULL, 0, "Produce the full set of metrics (time +mem -mem).", 0},
     {"gc", 'g', NULL, 0, "Sample the garbage collector state.", 0},
@@ -76,8 +80,7 @@ static const struct argp_option argp_options[] = {
      "Maximum heap size to allocate to increase sampling accuracy, in MB "
      "(default is 0).", 0},
     {"interval", 'i', "n_us", 0,
-     "Sampling interval in microseconds (default is 100, 10000 for austinp). "
-     "Accepted units: s, ms, us.", 0},
+     "Sampling interval in microseconds (default is 100). Accepted units: s, ms, us.", 0},
     {"memory", 'm', NULL, 0, "Profile memory usage.", 0},
     {"output", 'o', "FILE", 0, "Specify an output file for the collected samples.", 0},
     {"pid", 'p', "PID", 0, "Attach to the process with the given PID.", 0},
@@ -93,7 +96,23 @@ static const struct argp_option argp_options[] = {
 /* austinp's own: appended to the table above by cli_parse_austinp. */
 static const struct argp_option kernel_option = {
     "kernel", 'k', NULL, 0,
-    "Sample kernel call stacks too (needs CAP_SYS_ADMIN, e.g. root).", 0};
+    "Add each thread's kernel stack, read while the thread is stopped "
+    "(/proc/PID/task/TID/stack: needs CAP_SYS_ADMIN, e.g. root).", 0};
+
+/* austinp's wording where austin's would be wrong for it. */
+static const struct {
+  int key;
+  const char *doc;
+} austinp_docs[] = {
+    {'b', "Emit data in the MOJO binary format, native and kernel frames included, "
+          "the map lines as metadata."},
+    {'i', "Sampling interval in microseconds (default is 10000: each sample stops "
+          "every thread). Accepted units: s, ms, us."},
+    {'s', "Suppress idle samples (threads stopped while waiting in a system call) "
+          "to estimate CPU time."},
+    {'w', "Dump the Python and native stacks of all the threads within the process "
+          "with the given PID, once, with source lines of the native frames."},
+};
 
 #define N_OPTIONS (sizeof argp_options / sizeof *argp_options)
 
@@ -188,13 +207,26 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state) {
   return 0;
 }
 
-static enum error_kind parse_with(const struct argp_option *options, int argc, char **argv,
-                                  uint64_t default_interval_us, unsigned argp_flags,
-                                  struct options *o) {
-  static const char doc[] =
-      "Austin is a frame stack sampler for CPython that is used to extract "
-      "profiling data out of a running Python process that requires no "
-      "instrumentation and has practically no impact on the tracee.";
+/* Austin 3.7's description of austin. */
+static const char austin_doc[] =
+    "Austin is a frame stack sampler for CPython that is used to extract profiling "
+    "data out of a running Python process (and all its children, if required) that "
+    "requires no instrumentation and has practically no impact on the tracee.";
+
+/* austinp is not that: it stops the threads it samples. */
+static const char austinp_doc[] =
+    "austinp samples the Python stacks of a CPython process (and of its children "
+    "with -C) woven into their native stacks: the C functions of the interpreter, "
+    "of extension modules and of the libraries they call, and with -k the kernel "
+    "stack. Each sample stops every thread with ptrace, copies its registers and "
+    "stack, and resumes it: the target runs slower, by the time its threads stand "
+    "stopped. Native frames are written as addresses (native@0xPC:SYMBOL:OFFSET, "
+    "with a map line for each mapped file); austinp-resolve turns them into source "
+    "file:function:line.";
+
+static enum error_kind parse_with(const struct argp_option *options, const char *doc,
+                                  int argc, char **argv, uint64_t default_interval_us,
+                                  unsigned argp_flags, struct options *o) {
   struct argp argp = {options, parse_opt, "command [ARG...]", doc,
                       NULL, NULL, NULL};
   memset(o, 0, sizeof *o);
@@ -211,12 +243,16 @@ static enum error_kind parse_with(const struct argp_option *options, int argc, c
 
 enum error_kind cli_parse_flags(int argc, char **argv, uint64_t default_interval_us,
                                 bool austinp, unsigned argp_flags, struct options *o) {
-  if (!austinp) return parse_with(argp_options, argc, argv, default_interval_us, argp_flags, o);
+  if (!austinp)
+    return parse_with(argp_options, austin_doc, argc, argv, default_interval_us, argp_flags, o);
   struct argp_option options[N_OPTIONS + 1];
   memcpy(options, argp_options, sizeof argp_options);
+  for (size_t i = 0; i + 1 < N_OPTIONS; i++)
+    for (size_t d = 0; d < sizeof austinp_docs / sizeof *austinp_docs; d++)
+      if (options[i].key == austinp_docs[d].key) options[i].doc = austinp_docs[d].doc;
   options[N_OPTIONS - 1] = kernel_option;
   options[N_OPTIONS] = (struct argp_option){0};
-  return parse_with(options, argc, argv, default_interval_us, argp_flags, o);
+  return parse_with(options, austinp_doc, argc, argv, default_interval_us, argp_flags, o);
 }
 
 enum error_kind cli_parse(int argc, char **argv, uint64_t default_interval_us,

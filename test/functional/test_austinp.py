@@ -150,7 +150,7 @@ def test_austinp_launch(austinp_bin, interp, tmp_path, request):
 def test_austinp_attach_leaves_target_running(austinp_bin, interp, procs, tmp_path, request):
     host_ids, target_ids = interp.side_file(tmp_path)
     path = interp.target(BUSY)
-    proc = procs.start(interp.command(BUSY, 20, target_ids))
+    proc = procs.start(interp.command(BUSY, 600, target_ids))
     ids = wait_ids(host_ids, proc)
     res = run([austinp_bin, "-x", 1, "-p", proc.pid])
     assert res.returncode == 0, res.stderr
@@ -166,13 +166,13 @@ def test_austinp_attach_leaves_target_running(austinp_bin, interp, procs, tmp_pa
 def test_austinp_signal_detaches(austinp_bin, any_interp, procs, tmp_path, signo):
     """A signal to austinp mid-run: it ends its output and the target runs on."""
     host_ids, target_ids = any_interp.side_file(tmp_path)
-    proc = procs.start(any_interp.command(BUSY, 20, target_ids))
+    proc = procs.start(any_interp.command(BUSY, 600, target_ids))
     wait_ids(host_ids, proc)
     ap = subprocess.Popen([austinp_bin, "-i", "1ms", "-p", str(proc.pid)], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True)
     time.sleep(1.0)
     ap.send_signal(signo)
-    out, err = ap.communicate(timeout=5)
+    out, err = ap.communicate(timeout=30)  # a hang fails, not a loaded machine
     assert ap.returncode == 0, err
     assert "# errors: " in out.splitlines()[-1], out[-500:]
     time.sleep(0.2)
@@ -188,7 +188,7 @@ def test_austinp_binary_full_sleepless(austinp_bin, any_interp, procs, tmp_path)
     thread idle."""
     import mojo
     host_ids, target_ids = any_interp.side_file(tmp_path)
-    proc = procs.start(any_interp.command(BUSY, 20, target_ids))
+    proc = procs.start(any_interp.command(BUSY, 600, target_ids))
     ids = wait_ids(host_ids, proc)
     out = tmp_path / "out.mojo"
     res = run([austinp_bin, "-b", "-x", 1, "-o", out, "-p", proc.pid])
@@ -211,19 +211,23 @@ def test_austinp_binary_full_sleepless(austinp_bin, any_interp, procs, tmp_path)
         m = re.search(r";T\d+:(\d+);.* (\d+),([01]),(-?\d+)$", line)
         assert m, "not a full-metrics sample: %r" % line[-200:]
         idle.setdefault(int(m.group(1)), []).append(m.group(3) == "1")
-    sleeper, worker = idle.get(ids["sleeper"], []), idle.get(ids["worker"], [])
-    # The two busy threads share the GIL (each waits for it, idle, about
-    # half of the time); the sleeper is idle but for its wake-ups.
-    assert sleeper and worker, idle.keys()
-    s_idle, w_idle = sum(sleeper) / len(sleeper), sum(worker) / len(worker)
-    assert s_idle >= 0.7 and s_idle >= w_idle + 0.2, (s_idle, w_idle)
+    sleeper, worker, main = (idle.get(ids[k], []) for k in ("sleeper", "worker", "main"))
+    # The sleeper is in one sleep it never leaves, entered before the ids
+    # were written: idle but in a round caught in the few instructions
+    # before the call. The two busy threads take turns with the GIL, each
+    # idle (waiting for it) about half of the time, a share no bound can
+    # check; but each of them runs, so never idle in all its samples.
+    assert sleeper and worker and main, idle.keys()
+    assert sleeper.count(True) >= 0.9 * len(sleeper), (sleeper.count(False), len(sleeper))
+    assert not all(worker) and not all(main), (sum(worker), len(worker), sum(main), len(main))
 
     # -s: the sleeping thread is left out, the busy ones stay.
     res = run([austinp_bin, "-s", "-x", 1, "-p", proc.pid])
     assert res.returncode == 0, res.stderr
     _, _, samples = parse(res.stdout)
     tids = [s[1] for s in samples]
-    assert tids.count(ids["worker"]) >= 10 and tids.count(ids["main"]) >= 10, set(tids)
-    # Runnable after each wake-up, the sleeper is not idle until a CPU takes
-    # it: a few percent of the samples on a loaded machine.
+    # Present, however few rounds a loaded machine allowed (each waits for
+    # every thread to stop; each busy thread runs about half of the time).
+    assert ids["worker"] in tids and ids["main"] in tids, set(tids)
+    # Never runnable in its one sleep (see above): at most a sample or two.
     assert tids.count(ids["sleeper"]) <= 0.15 * len(tids), (tids.count(ids["sleeper"]), len(tids))

@@ -34,6 +34,28 @@ def test_help(austin_bin, opt):
         assert long_opt in res.stdout, "%s missing from %s output:\n%s" % (long_opt, opt, res.stdout)
 
 
+def test_help_describes_each_program(austin_bin, austinp_bin):
+    """austin's help opens with Austin 3.7's description; austinp's with its
+    own: it stops threads (so not "practically no impact"), and it adds
+    native and kernel stacks."""
+    res = run_austin(["--help"])
+    assert res.returncode == 0, res
+    blurb = " ".join(res.stdout.split("\n\n")[0].split("\n")[1:])
+    assert blurb == (
+        "Austin is a frame stack sampler for CPython that is used to extract profiling "
+        "data out of a running Python process (and all its children, if required) that "
+        "requires no instrumentation and has practically no impact on the tracee."), blurb
+    assert "--kernel" not in res.stdout, res.stdout
+    res = run_austin(["--help"], binary=austinp_bin)
+    assert res.returncode == 0, res
+    text = " ".join(res.stdout.split())
+    assert text.startswith("Usage: austinp [OPTION...] command [ARG...] austinp samples"), text
+    assert "practically no impact" not in text, text
+    for words in ("ptrace", "native stacks", "kernel stack", "--kernel", "austinp-resolve",
+                  "(default is 10000"):
+        assert words in text, (words, text)
+
+
 def test_usage(austin_bin):
     res = run_austin(["--usage"])
     assert res.returncode == 0, res
@@ -71,17 +93,21 @@ def test_where_no_such_process(austin_bin, unused_pid):
 
 
 def test_not_python(austin_bin, procs):
-    proc = procs.start(["sleep", "100"])
+    """austin gives up on a process that is not Python (-t 500) while it
+    still runs: it ended neither with the process nor at run_austin's
+    timeout."""
+    proc = procs.start(["sleep", "600"])
     time.sleep(0.1)
     res = run_austin(["-t", "500", "-p", proc.pid], timeout=30)
     assert_one_line_error(res, NOT_PYTHON)
     assert res.stdout == "", res
-    assert res.elapsed < 5, "took %.1f s with -t 500" % res.elapsed
     assert_running_untraced(proc)
 
 
 def test_launch_not_python(austin_bin):
-    res = run_austin(["-t", "500", "sleep", "3"], timeout=30)
+    # The command outlives any wait a loaded machine can add to -t 500
+    # (austin ends it when it gives up).
+    res = run_austin(["-t", "500", "sleep", "600"], timeout=30)
     assert_one_line_error(res, NOT_PYTHON)
     assert res.stdout == "", res
 

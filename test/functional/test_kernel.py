@@ -7,7 +7,10 @@ through /proc like any other)."""
 import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
+import time
 
 import pytest
 
@@ -49,6 +52,44 @@ def run(argv, timeout=60):
                           universal_newlines=True)
 
 
+def run_until(argv, tids, enough, cap=120):
+    """Run austinp (argv, attached to a running target, no -x) until each
+    thread of tids has `enough` sample lines, then end it with SIGINT (it
+    writes its footer). A run of fixed length gives a loaded machine fewer
+    rounds, each waiting for every thread to stop: the samples the test
+    needs are waited for instead, `cap` seconds at most. Returns a
+    CompletedProcess-like (returncode, stdout, stderr)."""
+    with open(os.devnull) as null, \
+            tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.Popen([str(a) for a in argv], stdin=null, stdout=out, stderr=err)
+        try:
+            deadline = time.monotonic() + cap
+            while True:
+                assert p.poll() is None, "austinp ended (%s) before enough samples" % p.returncode
+                out.seek(0)
+                counts = dict.fromkeys(tids, 0)
+                for line in out.read().decode(errors="replace").splitlines():
+                    head = line.split(";", 2)
+                    if line.startswith("P") and len(head) == 3:
+                        tid = int(head[1].rpartition(":")[2])
+                        if tid in counts:
+                            counts[tid] += 1
+                if min(counts.values()) >= enough:
+                    break
+                assert time.monotonic() < deadline, "too few samples in %d s: %r" % (cap, counts)
+                time.sleep(0.2)
+            p.send_signal(signal.SIGINT)
+            p.wait(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(argv, p.returncode, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))
+
+
 def samples_by_thread(out):
     """{tid: [(frames, kernel frames innermost last, invalid)]}, strictly parsed."""
     by = {}
@@ -69,7 +110,7 @@ def samples_by_thread(out):
     return by
 
 
-def start_target(procs, interp, tmp_path, seconds=30, blocked=4):
+def start_target(procs, interp, tmp_path, seconds=600, blocked=4):
     host_ids, target_ids = interp.side_file(tmp_path)
     proc = procs.start(interp.command(TARGET, seconds, target_ids, blocked))
     return proc, wait_ids(host_ids, proc)
@@ -79,7 +120,8 @@ def test_kernel_frames_of_blocked_threads(austinp_bin, kinterp, procs, tmp_path)
     if os.geteuid() != 0:
         pytest.skip("reading kernel stacks needs root (CAP_SYS_ADMIN)")
     proc, ids = start_target(procs, kinterp, tmp_path)
-    res = run([austinp_bin, "-k", "-x", 2, "-p", proc.pid])
+    kinds = [ids[kind + "_0"] for kind in KINDS] + [ids["busy"]]
+    res = run_until([austinp_bin, "-k", "-p", proc.pid], kinds, 60)
     assert res.returncode == 0, res.stderr
     assert "warning" not in res.stderr, res.stderr
     assert_running_untraced(proc)
@@ -122,7 +164,7 @@ def test_kernel_frames_of_blocked_threads(austinp_bin, kinterp, procs, tmp_path)
 
 def test_no_kernel_frames_without_k(austinp_bin, any_interp, procs, tmp_path):
     proc, ids = start_target(procs, any_interp, tmp_path)
-    res = run([austinp_bin, "-x", 1, "-p", proc.pid])
+    res = run_until([austinp_bin, "-p", proc.pid], [ids["sleep_0"]], 25)
     assert res.returncode == 0, res.stderr
     by = samples_by_thread(res.stdout)
     assert len(by.get(ids["sleep_0"], [])) >= 20
@@ -136,8 +178,9 @@ def test_kernel_without_privilege_warns_once(austinp_bin, any_interp, procs, tmp
     if os.geteuid() != 0:
         pytest.skip("dropping CAP_SYS_ADMIN with capsh needs root")
     proc, ids = start_target(procs, any_interp, tmp_path)
-    cmd = "exec %s -k -x 2 -p %d" % (austinp_bin, proc.pid)
-    res = run([capsh, "--drop=cap_sys_admin", "--", "-c", cmd])
+    cmd = "exec %s -k -p %d" % (austinp_bin, proc.pid)
+    res = run_until([capsh, "--drop=cap_sys_admin", "--", "-c", cmd],
+                    [ids["sleep_0"], ids["lock_0"], ids["busy"]], 60)
     assert res.returncode == 0, res.stderr
     lines = res.stderr.splitlines()
     assert len(lines) == 1 and "warning" in lines[0] and "CAP_SYS_ADMIN" in lines[0], res.stderr

@@ -72,39 +72,7 @@ def test_memory(austin_bin, interp, tmp_path):
 
 
 # --------------------------------------------------------------------------
-# -f
-
-
-def test_full(austin_bin, interp, tmp_path):
-    """time,idle,memory on every sample: the sleeping thread idle, the busy
-    ones not; memory deltas sum to the growth of the resident set."""
-    host_ids, target_ids = interp.side_file(tmp_path)
-    res = run_austin(["-f", "-i", "1ms", "-t", "5000"] + interp.command(BUSY, 2, target_ids),
-                     timeout=60)
-    assert res.returncode == 0, res
-    ids = wait_ids(host_ids, None, timeout=5)
-    prof = parse_profile(res.stdout)
-    assert prof.header["mode"] == "full", prof.header
-    for s in prof.samples:
-        assert s.time is not None and s.time >= 0, s
-    sleeper = prof.of(ids["sleeper"])
-    worker = prof.of(ids["worker"])
-    assert sleeper and worker, "no samples of the sleeper or the worker"
-    idle_share = sum(s.idle for s in sleeper) / len(sleeper)
-    busy_idle_share = sum(s.idle for s in worker) / len(worker)
-    # The sleeper wakes every 0.1 s; on a loaded machine it then waits for
-    # a CPU in state R (not idle) for a while: 78% was seen at load 8 on 2
-    # cores. The busy worker is idle in at most half of its samples.
-    assert idle_share >= 0.7, "sleeper idle in %.0f%% of its samples" % (100 * idle_share)
-    assert busy_idle_share <= 0.5, "worker idle in %.0f%% of its samples" % (
-        100 * busy_idle_share)
-    # Idle threads never take the memory delta of a round.
-    assert all(s.memory == 0 for s in prof.samples if s.idle)
-    assert any(s.memory != 0 for s in prof.samples), "no memory delta at all"
-
-
-# --------------------------------------------------------------------------
-# -m, -f: the delta goes to the thread holding the GIL
+# -f, and -m: idle flags; the delta goes to the thread holding the GIL
 
 
 GIL = "target_gil.py"
@@ -183,10 +151,39 @@ def check_gil_deltas(samples, ids, path, lines):
     assert released_at <= 0.5 * released, (released_at, mk, biggest)
 
 
+def check_idle_flags(samples, ids, path):
+    """-f's idle flag (Austin's: the thread is not in state R) where the
+    target makes it certain: hash1 and hash2, inside their C call without
+    the GIL, wait for nothing, so they are never idle there. (Two threads
+    taking turns with one GIL would each be idle about half of the time, a
+    share no bound can check: the target has none.) Only the cycles count:
+    the process ends at os._exit, and its threads, dying one by one, can be
+    read meanwhile. A round reads hash1 and hash2 before alloc (newest
+    first), so every round up to alloc's last sample in its cycles read
+    them before alloc ended the process. (The idle side: test_sleepless.)"""
+    mk = marks(GIL)
+    cycle_lines = range(mk["alloc_call"], mk["released"] + 1)
+    cycle = [i for i, (tid, frames, _, _) in enumerate(samples)
+             if tid == ids["alloc"] and run_alloc_line(frames, path) in cycle_lines]
+    assert cycle, "no sample of the allocating thread in its cycles"
+    during = samples[cycle[0]:cycle[-1] + 1]
+    in_call = (path, "run_hash", mk["hash"])
+    for name in ("hash1", "hash2"):
+        seen = [idle for tid, frames, idle, _ in during
+                if tid == ids[name] and frames and frames[-1] == in_call]
+        # The premise of check_gil_deltas too: a rule that gave the delta
+        # to the first thread found running would have given it to them.
+        assert len(seen) >= 20, (name, len(seen))
+        assert not any(seen), "%s, running C code, idle in %d of %d samples" % (
+            name, sum(seen), len(seen))
+
+
 def test_memory_gil_holder(austin_bin, interp, tmp_path):
-    """-f: each round's memory delta goes to the thread holding the GIL,
-    not to threads that the system shows running but that run C code
-    without the GIL (Austin 3.7's rule)."""
+    """-f: time, idle flag and memory delta on every sample, idle as the
+    threads' states make certain; each round's memory delta goes to the
+    thread holding the GIL, not to threads that the system shows running
+    but that run C code without the GIL (Austin 3.7's rule), and never to
+    an idle sample."""
     host_ids, target_ids = interp.side_file(tmp_path)
     path = interp.target(GIL)
     res = run_austin(["-f", "-i", "1ms", "-t", "5000"]
@@ -195,17 +192,11 @@ def test_memory_gil_holder(austin_bin, interp, tmp_path):
     ids = wait_ids(host_ids, None, timeout=5)
     prof = parse_profile(res.stdout)
     assert prof.header["mode"] == "full", prof.header
+    for s in prof.samples:
+        assert s.time is not None and s.time >= 0 and s.idle is not None, s
     samples = memory_samples(res.stdout)
-    # The premise: the busy threads were seen running, inside their call,
-    # so a rule that gave the delta to the first thread found running would
-    # have given it to them.
-    in_call = (path, "run_hash", marks(GIL)["hash"])
-    for name in ("hash1", "hash2"):
-        seen = [idle for tid, frames, idle, _ in samples
-                if tid == ids[name] and frames and frames[-1] == in_call]
-        runs = "".join("i" if x else "r" for x in seen)
-        assert len(seen) >= 20 and seen.count(False) >= 0.25 * len(seen), \
-            (name, len(seen), seen.count(False), runs)
+    check_idle_flags(samples, ids, path)
+    assert not [s for s in samples if s[2] and s[3]], "an idle sample took a memory delta"
     check_gil_deltas(samples, ids, path, lines=True)
 
 
@@ -336,10 +327,11 @@ def test_mojo_modes(austin_bin, any_interp, tmp_path, flags, mode):
 
 def test_pipe_live(austin_bin, any_interp, tmp_path):
     """With -P a reader gets the metadata and then samples while the run goes
-    on; without it they would wait in austin's buffer."""
+    on (austin still running, its target having 60 s of work); without it
+    they would wait in austin's buffer until the end."""
     interp = any_interp
     proc = subprocess.Popen([AUSTIN, "-P", "-i", "10ms", "-t", "5000"]
-                            + interp.command(BUSY, 8), stdin=subprocess.DEVNULL,
+                            + interp.command(BUSY, 60), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
@@ -348,7 +340,8 @@ def test_pipe_live(austin_bin, any_interp, tmp_path):
         fd = proc.stdout.fileno()
         buf = b""
         while not any(l.startswith(b"P") for l in lines):
-            assert time.monotonic() - start < 6, "no sample within 6 s: %r" % lines
+            # A hang guard, far below the run's 60 s.
+            assert time.monotonic() - start < 30, "no sample within 30 s: %r" % lines
             ready, _, _ = select.select([fd], [], [], 0.5)
             if ready:
                 chunk = os.read(fd, 65536)
@@ -356,9 +349,7 @@ def test_pipe_live(austin_bin, any_interp, tmp_path):
                 buf += chunk
                 *done, buf = buf.split(b"\n")
                 lines += done
-        elapsed = time.monotonic() - start
         assert proc.poll() is None, "austin had ended already"
-        assert elapsed < 6, elapsed
         first = lines.index(next(l for l in lines if l.startswith(b"P")))
         assert [l.split(b":")[0] for l in lines[:4]] == [
             b"# austin", b"# interval", b"# mode", b"# python"], lines[:6]

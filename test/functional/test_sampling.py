@@ -117,27 +117,30 @@ def test_launch(austin_bin, interp, procs, tmp_path):
         ids = wait_ids(host_ids, None, timeout=1)
         prof = parse_profile(res.stdout)
         check_busy_profile(prof, interp, ids, path, 1000)
-        # The target ran 2 s; austin sampled it all along.
+        # The target ran 2 s; austin sampled it all along (and the whole
+        # run of austin, its start-up included, took longer still).
         duration = int(prof.footer["duration"])
-        assert 1.5e6 <= duration <= 10e6, prof.footer
+        assert 1.5e6 <= duration <= res.elapsed * 1e6, (prof.footer, res.elapsed)
     finally:
         cleanup_launched(host_ids, ids)
 
 
 def test_launch_exposure(austin_bin, interp, tmp_path):
-    """-x stops sampling a launched target before it ends."""
+    """-x stops sampling a launched target before it ends: austin is done
+    (and ends the target) after sampling 1 s of its 60 s of work."""
     host_ids, target_ids = interp.side_file(tmp_path)
     path = interp.target(BUSY)
     ids = None
     try:
         res = run_austin(["-i", "1ms", "-t", "5000", "-x", "1"]
-                         + interp.command(BUSY, 4, target_ids), timeout=60)
+                         + interp.command(BUSY, 60, target_ids), timeout=50)
         assert res.returncode == 0, res
         assert os.path.exists(host_ids), res
         ids = wait_ids(host_ids, None, timeout=1)
         prof = parse_profile(res.stdout)
         check_busy_profile(prof, interp, ids, path, 1000)
-        assert int(prof.footer["duration"]) <= 2.5e6, prof.footer
+        duration = int(prof.footer["duration"])
+        assert 1e6 <= duration <= res.elapsed * 1e6, (prof.footer, res.elapsed)
     finally:
         cleanup_launched(host_ids, ids)
 
@@ -180,21 +183,36 @@ def test_sleepless(austin_bin, interp, procs, tmp_path):
     ids = wait_ids(host_ids, proc)
     sleeper = ids["sleeper"]
 
-    res = run_austin(["-p", proc.pid, "-i", "1ms", "-x", "1"], timeout=30)
+    # -f: every thread in every round (one line each: the sleeper's are a
+    # third), each with its idle flag (Austin's: not in state R). The
+    # sleeper is in one sleep that it never leaves, entered before the
+    # ids were written: never runnable, so idle in its samples but those
+    # of a round caught in the few instructions before the call (a share
+    # no load can raise). The busy threads take turns with the GIL, each
+    # idle about half of the time while it waits, a share no bound can
+    # check; but each of them runs, and a sampler that called them idle
+    # always would be wrong.
+    res = run_austin(["-f", "-p", proc.pid, "-i", "1ms", "-x", "1"], timeout=30)
     assert res.returncode == 0, res
-    wall = parse_profile(res.stdout)
-    check_busy_profile(wall, interp, ids, path, 1000, mode="wall")
-    share = len(wall.of(sleeper)) / len(wall.samples)
-    assert share >= 0.25, "wall mode: sleeping thread in %.1f%% of sample lines" % (100 * share)
+    full = parse_profile(res.stdout)
+    check_busy_profile(full, interp, ids, path, 1000, mode="full")
+    share = len(full.of(sleeper)) / len(full.samples)
+    assert share >= 0.25, "-f: sleeping thread in %.1f%% of sample lines" % (100 * share)
+    asleep = [s.idle for s in full.of(sleeper)]
+    assert asleep.count(True) >= 0.9 * len(asleep), \
+        "-f: the sleeper running in %d of its %d samples" % (asleep.count(False), len(asleep))
+    for name in ("main", "worker"):
+        busy = [s.idle for s in full.of(ids[name])]
+        assert not all(busy), "-f: %s idle in all its %d samples" % (name, len(busy))
+    assert all(s.memory == 0 for s in full.samples if s.idle), "an idle sample took a delta"
 
     res = run_austin(["-s", "-p", proc.pid, "-i", "1ms", "-x", "1"], timeout=30)
     assert res.returncode == 0, res
     cpu = parse_profile(res.stdout)
     check_busy_profile(cpu, interp, ids, path, 1000, mode="cpu")
     share = len(cpu.of(sleeper)) / len(cpu.samples)
-    # After each 0.1 s sleep the thread is runnable (state R, so not idle)
-    # until a CPU takes it: on a loaded 2-core machine that was 5-6% of the
-    # samples, against 25% and more without -s.
+    # The sleeper is idle but for the few instructions before its one
+    # sleep (see above): at most a sample or two, against a third without -s.
     assert share < 0.15, "-s: sleeping thread in %.1f%% of %d sample lines:\n%s" % (
         100 * share, len(cpu.samples), cpu.describe(sleeper))
     assert_running_untraced(proc)
@@ -219,16 +237,17 @@ def start_wait(interp, procs, seconds=30):
 
 
 def test_attach_exposure(austin_bin, interp, procs):
-    """austin -x N -p PID exits after about N seconds; the target keeps running."""
+    """austin -x N -p PID exits after sampling N seconds, while the target
+    (30 s of waiting) keeps running."""
     path = interp.target(WAIT)
     proc = start_wait(interp, procs)
-    res = run_austin(["-x", "1", "-i", "10ms", "-p", proc.pid], timeout=30)
+    res = run_austin(["-x", "1", "-i", "10ms", "-p", proc.pid], timeout=25)
     assert res.returncode == 0, res
-    assert res.elapsed <= 2.5, "austin -x 1 took %.2f s" % res.elapsed
+    assert proc.poll() is None, "the target ended before austin"
     prof = parse_profile(res.stdout)
     check_common(prof, interp, proc.pid, 10000, "wall")
     duration = int(prof.footer["duration"])
-    assert 0.8e6 <= duration <= 2.5e6, prof.footer
+    assert 1e6 <= duration <= res.elapsed * 1e6, (prof.footer, res.elapsed)
     assert prof.threads() == {proc.pid}, prof.threads()
     assert prof.has_stack(proc.pid, wait_stack(interp, path)), prof.describe(proc.pid)
     assert_running_untraced(proc)

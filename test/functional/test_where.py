@@ -52,7 +52,7 @@ def check_where(res, ids, expected):
 def test_where_sleeping_threads(austin_bin, interp, procs, tmp_path):
     host_ids, target_ids = interp.side_file(tmp_path)
     path = interp.target(SLEEP)
-    proc = procs.start(interp.command(SLEEP, 30, target_ids))
+    proc = procs.start(interp.command(SLEEP, 600, target_ids))
     ids = wait_ids(host_ids, proc)
     assert ids["pid"] == proc.pid == ids["main"]
     mk = marks(SLEEP)
@@ -70,7 +70,7 @@ def test_where_sleeping_threads(austin_bin, interp, procs, tmp_path):
 def test_where_busy_threads(austin_bin, interp, procs, tmp_path):
     host_ids, target_ids = interp.side_file(tmp_path)
     path = interp.target(BUSY)
-    proc = procs.start(interp.command(BUSY, 10, target_ids))
+    proc = procs.start(interp.command(BUSY, 600, target_ids))
     ids = wait_ids(host_ids, proc)
     mk = marks(BUSY)
     n = interp.name
@@ -84,14 +84,17 @@ def test_where_busy_threads(austin_bin, interp, procs, tmp_path):
     # start-up barrier and before the main thread enters run_busy: a dump
     # taken then rightly shows those frames. Look again a few times; every
     # dump must be well formed, and one must show the steady state.
-    for attempt in range(10):
+    # Up to 30 s, not a number of attempts: how soon the threads get there
+    # is the machine's load.
+    deadline = time.monotonic() + 30
+    while True:
         res = run_austin(["-w", proc.pid], timeout=30)
         try:
             # Busy threads move: only the frames that are always there have a known line.
             check_where(res, ids, expected)
             break
         except AssertionError:
-            if attempt == 9:
+            if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
     assert_running_untraced(proc)

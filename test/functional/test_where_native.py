@@ -68,7 +68,7 @@ def test_where_every_thread_and_libc_waits(austinp_bin, any_interp, procs, tmp_p
     """Every thread of a multi-thread target, blocked ones in their libc
     wait under their Python frames; the target runs on, untraced."""
     host_ids, target_ids = any_interp.side_file(tmp_path)
-    proc = procs.start(any_interp.command("target_kernel.py", 30, target_ids, 4))
+    proc = procs.start(any_interp.command("target_kernel.py", 600, target_ids, 4))
     ids = wait_ids(host_ids, proc)
     threads = where(austinp_bin, proc.pid)
     assert_running_untraced(proc)
@@ -93,7 +93,7 @@ def test_where_extension_lines_and_inlined(austinp_bin, interp, procs, tmp_path,
     line; ext_mix, always inlined into ext_spin_loop, shows as inlined."""
     ext = ext_dir(interp, tmp_path_factory)
     host_ids, target_ids = interp.side_file(tmp_path)
-    proc = procs.start(interp.command(EXT_TARGET, 30, target_ids, ext))
+    proc = procs.start(interp.command(EXT_TARGET, 600, target_ids, ext))
     ids = wait_ids(host_ids, proc)
     mk = marks(EXT_TARGET)
     seen_inlined = seen_ext = 0
@@ -128,7 +128,7 @@ def test_where_kernel_frames(austinp_bin, any_interp, procs, tmp_path):
     if os.geteuid() != 0:
         pytest.skip("reading kernel stacks needs root (CAP_SYS_ADMIN)")
     host_ids, target_ids = any_interp.side_file(tmp_path)
-    proc = procs.start(any_interp.command("target_kernel.py", 30, target_ids, 4))
+    proc = procs.start(any_interp.command("target_kernel.py", 600, target_ids, 4))
     ids = wait_ids(host_ids, proc)
     threads = where(austinp_bin, proc.pid, "-k")
     for kind, (path_re, leaf_re, _) in KINDS.items():

@@ -3,7 +3,8 @@
 Usage: target_busy.py SECONDS [IDS_FILE]
 
 Runs a deterministic busy loop for SECONDS seconds in the main thread and in a
-thread named "worker", while a thread named "sleeper" sleeps in a loop.  When
+thread named "worker", while a thread named "sleeper" sleeps in one call that
+outlasts the run (a daemon thread: the process ends without waking it).  When
 IDS_FILE is given, once all three threads run it is written (atomically) with
 one line per thread: "name native_id", preceded by "pid <pid>".
 
@@ -11,6 +12,7 @@ The tests find line numbers through the "@mark" comments: do not remove them.
 Valid on Python 3.8 and later; standard library only.
 """
 
+import functools
 import sys
 import threading
 import time
@@ -57,9 +59,15 @@ class Worker:
         return acc
 
 
-def sleeper(deadline):
-    while time.monotonic() < deadline:
-        time.sleep(0.1)  # @mark sleeper_sleep
+def sleeper(deadline, asleep):
+    # One sleep, never woken while the process lives: the thread is never
+    # runnable (state R) once in it, so Austin sees it idle in every sample
+    # there, whatever the machine's load. A loop of short sleeps would make
+    # it runnable, waiting for a CPU and the GIL, after each one. The ids
+    # file is written once it is about to sleep (main waits for asleep).
+    seconds = deadline - time.monotonic() + 3600
+    asleep.set()
+    time.sleep(seconds)  # @mark sleeper_sleep
 
 
 def main(seconds, ids_file):
@@ -75,15 +83,18 @@ def main(seconds, ids_file):
         fn(deadline)
 
     worker = threading.Thread(name="worker", target=thread_body, args=("worker", Worker().run))
-    sleeping = threading.Thread(name="sleeper", target=thread_body, args=("sleeper", sleeper))
+    asleep = threading.Event()
+    sleeping = threading.Thread(name="sleeper", target=thread_body,
+                                args=("sleeper", functools.partial(sleeper, asleep=asleep)),
+                                daemon=True)
     worker.start()
     sleeping.start()
     started.wait()
+    asleep.wait()
     if ids_file:
         write_ids(ids_file, ids)
     run_busy(deadline)  # @mark run_busy_call
     worker.join()
-    sleeping.join()
 
 
 if __name__ == "__main__":

@@ -153,10 +153,11 @@ static bool has_frame(const struct kstack *k, const char *part) {
   return false;
 }
 
-/* Read tid until its stack shows `part` (it may not be blocked yet). */
+/* Read tid until its stack shows `part` (it may not be blocked yet: on a
+ * loaded machine a new thread can wait seconds for a CPU; 30 s at most). */
 static bool wait_for_frame(struct kstack_reader *kr, pid_t tid, const char *part,
                            struct kstack *k) {
-  for (int i = 0; i < 200; i++) {
+  for (int i = 0; i < 6000; i++) {
     if (kstack_reader_read(kr, tid, k) == 0 && has_frame(k, part)) return true;
     usleep(5000);
   }
@@ -290,28 +291,41 @@ static bool interrupt_regs(pid_t pid, struct user_regs_struct *regs) {
   return ok;
 }
 
+/* The fields of /proc/PID/stat after the command (state first). */
+static bool stat_line(pid_t pid, char *out, size_t size) {
+  char path[64], st[512] = "";
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return false;
+  if (fgets(st, sizeof st, f) == NULL) st[0] = '\0';
+  fclose(f);
+  const char *close = strrchr(st, ')');
+  if (close == NULL || close[1] != ' ') return false;
+  snprintf(out, size, "%s", close + 2);
+  return true;
+}
+
 static void regs_tell_wait_from_user_space(void **state) {
   (void)state;
   pid_t sleeping = child_that(true), busy = child_that(false);
   assert_true(sleeping > 0 && busy > 0);
-  /* Wait until the child sleeps (state S in its stat line). */
-  for (int i = 0; i < 200; i++) {
-    char path[64], st[256] = "";
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)sleeping);
-    FILE *f = fopen(path, "r");
-    if (f != NULL) {
-      if (fgets(st, sizeof st, f) == NULL) st[0] = '\0';
-      fclose(f);
-    }
-    const char *close = strrchr(st, ')');
-    if (close != NULL && close[2] == 'S') break;
+  /* Wait (30 s at most, whatever the load) until the sleeping child
+   * sleeps (state S) and the busy one has run in its loop (user time):
+   * a child that no CPU took yet still stands at the fork's return. */
+  bool asleep = false, spun = false;
+  for (int i = 0; i < 6000 && !(asleep && spun); i++) {
+    char st[256];
+    long utime;
+    asleep = asleep || (stat_line(sleeping, st, sizeof st) && st[0] == 'S');
+    spun = spun || (stat_line(busy, st, sizeof st) &&
+                    sscanf(st, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %ld", &utime) == 1 &&
+                    utime > 0);
     usleep(5000);
   }
-  usleep(20000);
+  assert_true(asleep && spun);
   struct user_regs_struct regs;
   assert_true(interrupt_regs(sleeping, &regs));
   assert_true(kstack_regs_in_wait(&regs));
-  usleep(20000);
   assert_true(interrupt_regs(busy, &regs));
   assert_false(kstack_regs_in_wait(&regs));
   kill(sleeping, SIGKILL);

@@ -202,7 +202,8 @@ static void mem_reader_sees_exec_of_vfork_child(void **state) {
   char exe[64] = "";
   char link[64];
   snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
-  for (int i = 0; i < 500 && strstr(exe, "sleep") == NULL; i++) {
+  /* Up to 30 s (a hang guard): the exec's time is the machine's load. */
+  for (int i = 0; i < 3000 && strstr(exe, "sleep") == NULL; i++) {
     ssize_t n = readlink(link, exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
     nap_ms(10);

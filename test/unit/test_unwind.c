@@ -154,13 +154,14 @@ static char thread_state(pid_t pid, pid_t tid) {
   return p != NULL && p[1] == ' ' ? p[2] : '?';
 }
 
-/* Wait (at most 3 s) until thread tid is blocked in the system call nr
+/* Wait (at most 30 s: a hang guard, a loaded machine may take seconds to
+ * run the thread there) until thread tid is blocked in the system call nr
  * (/proc/PID/task/TID/syscall): "ready" is printed by the last thread to
  * arrive, which may still be in write(2) when we see it. */
 static bool wait_syscall(pid_t pid, pid_t tid, long nr) {
   char path[96];
   snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
-  uint64_t deadline = now_ns() + 3000000000ull;
+  uint64_t deadline = now_ns() + 30000000000ull;
   while (now_ns() < deadline) {
     FILE *f = fopen(path, "r");
     long got = -2;
@@ -174,9 +175,9 @@ static bool wait_syscall(pid_t pid, pid_t tid, long nr) {
   return false;
 }
 
-/* Wait for a ptrace stop of tid, at most 3 s. */
+/* Wait for a ptrace stop of tid, at most 30 s (a hang guard). */
 static bool wait_stop(pid_t tid) {
-  uint64_t deadline = now_ns() + 3000000000ull;
+  uint64_t deadline = now_ns() + 30000000000ull;
   while (now_ns() < deadline) {
     int st;
     pid_t r = waitpid(tid, &st, __WALL | WNOHANG);
@@ -217,7 +218,7 @@ static bool stop_and_snapshot(pid_t pid, pid_t tid, struct native_snapshot *s) {
  * the very stop we unwound. */
 static bool group_stop(pid_t pid) {
   if (kill(pid, SIGSTOP) != 0) return false;
-  uint64_t deadline = now_ns() + 3000000000ull;
+  uint64_t deadline = now_ns() + 30000000000ull;
   while (now_ns() < deadline) {
     if (thread_state(pid, pid) == 'T') return true;
     sleep_ms(1);
