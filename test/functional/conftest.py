@@ -19,6 +19,7 @@ import signal
 import subprocess
 import time
 import uuid
+import zlib
 from collections import defaultdict
 
 import pytest
@@ -45,8 +46,10 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 # The module the targets share (their ids file), copied beside them.
 TARGET_HELPER = "target_ids.py"
 
-# Where targets are copied inside a Debian root (chroot interpreters).
-ROOT_TARGET_DIR = "/tmp/austin-targets"
+# Where targets are copied inside a Debian root (chroot interpreters): one
+# folder per source tree, so that two trees testing at once against the same
+# cached root never overwrite each other's targets.
+ROOT_TARGET_DIR = "/tmp/austin-targets-%08x" % (zlib.crc32(SRCDIR.encode()),)
 
 
 # --------------------------------------------------------------------------
