@@ -169,15 +169,20 @@ def sampled_frames(text):
         if not sm:
             continue
         frames = sm.group(2)[1:].split(";") if sm.group(2) else []
+        # The leaf is the innermost frame of the sample, before the kernel
+        # frames and the :INVALID: mark: every other native frame is a
+        # return address (looked up at pc - 1).
+        inner = len(frames)
+        while inner > 0 and (frames[inner - 1].startswith("kernel:")
+                             or frames[inner - 1] == ":INVALID:"):
+            inner -= 1
         for i, f in enumerate(frames):
             fm = NATIVE_RE.match(f)
             if not fm:
                 continue
             pc = int(fm.group(1), 16)
             lo, _, path = next(x for x in maps if x[0] <= pc < x[1])
-            # The leaf is the innermost frame of the sample: every other
-            # native frame is a return address.
-            out.append((n, i, pc, fm.group(2), int(fm.group(3)), i == len(frames) - 1, lo, path))
+            out.append((n, i, pc, fm.group(2), int(fm.group(3)), i == inner - 1, lo, path))
     return out
 
 
@@ -293,3 +298,31 @@ def _samples(text):
             out.append((mm.group(1), mm.group(2)[1:].split(";") if mm.group(2) else [],
                         mm.group(3)))
     return out
+
+
+def test_stdlib_names_match_truth(interp, tmp_path):
+    """The C code of the standard library (hashlib, zlib, json, re,
+    decimal), in the interpreter's own builds (stripped ones for Debian's
+    and sid's): every name austinp gives is one a symbol holding the
+    address has, and austinp-resolve names nothing else either."""
+    host_ids, target_ids = interp.side_file(tmp_path)
+    raw_path = tmp_path / "stdlib.austin"
+    res = run([AUSTINP, "-i", "1ms", "-x", 3, "-o", raw_path] +
+              interp.command("target_stdlib_mix.py", 6, target_ids), timeout=120)
+    assert res.returncode == 0, res.stderr
+    if os.path.exists(host_ids):
+        os.unlink(host_ids)
+    raw = raw_path.read_text()
+    nobody = type("NoModule", (), {"path": None, "truth": None})()
+    t = Tally()
+    for n, i, pc, name, off, leaf, lo, path in sampled_frames(raw):
+        vaddr = file_vaddr(path, lo, pc)
+        check_frame(nobody, path, vaddr - (0 if leaf else 1), vaddr, name, off, t,
+                    "sample %d frame %d" % (n, i))
+    t.report("%s sampling the standard library's C code" % interp.label)
+    assert t.wrong == 0, "\n".join(t.errors)
+    assert t.named + t.unnamed > 0
+    res = resolve([raw_path])
+    assert res.returncode == 0, res.stderr
+    check_against_addr2line(raw, res.stdout)
+    print("%s austinp-resolve: %s" % (interp.label, res.stderr.splitlines()[0]))
