@@ -7,6 +7,7 @@
 #include "elf_symbols.h"
 
 #include "debug_paths.h"
+#include "load_bias.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,10 +31,6 @@ struct symtab {
   const char *strs;    /* string table contents */
   size_t strs_size;
   size_t count;
-};
-
-struct load_segment {
-  uint64_t vaddr, offset, filesz;
 };
 
 struct elf_file {
@@ -466,52 +463,12 @@ int elf_file_read(struct elf_file *ef, uint64_t addr, void *buf, size_t len) {
   return -1;
 }
 
-/* How a segment is mapped: the loader (kernel or ld.so) maps the file
- * pages of a PT_LOAD segment at page granularity,
- *
- *     mmap(PAGE_DOWN(bias + p_vaddr), ..., offset = PAGE_DOWN(p_offset))
- *
- * which works because p_vaddr and p_offset are congruent modulo the page
- * size. Within the segment, the byte at file offset o is at run-time
- * address bias + p_vaddr + (o - p_offset); this holds for the page-rounded
- * start too, and for any later piece of the segment that became a mapping
- * of its own (mprotect of RELRO splits the mapping). The mapping begins
- * with the byte at file offset map_offset, at address map_start, so
- *
- *     map_start = bias + p_vaddr + (map_offset - p_offset)
- *     bias      = map_start - (p_vaddr - (p_offset - map_offset))
- *
- * The segment is the one whose page-rounded file range
- * [PAGE_DOWN(p_offset), PAGE_UP(p_offset + p_filesz)) holds map_offset.
- * When two segments share a page, a mapping that starts on that page is
- * the mapping of the later segment (the earlier one's mapping starts on an
- * earlier page), so the segment with the greatest start wins. */
+/* See load_bias.c. */
 int elf_file_load_bias(struct elf_file *ef, uint64_t map_start,
                        uint64_t map_offset, uint64_t *bias) {
   if (ef == NULL)
     return -1;
   long ps = sysconf(_SC_PAGESIZE);
-  uint64_t page = ps > 0 ? (uint64_t)ps : 4096;
-  const struct load_segment *best = NULL;
-  uint64_t best_start = 0;
-  for (size_t i = 0; i < ef->nloads; i++) {
-    const struct load_segment *s = &ef->loads[i];
-    uint64_t start = s->offset & ~(page - 1);
-    uint64_t end = s->offset + s->filesz; /* no overflow: within the file */
-    if (end > UINT64_MAX - (page - 1))
-      continue;
-    end = (end + page - 1) & ~(page - 1);
-    if (map_offset < start || map_offset >= end)
-      continue;
-    if (best == NULL || start > best_start) {
-      best = s;
-      best_start = start;
-    }
-  }
-  if (best == NULL)
-    return -1;
-  /* Unsigned arithmetic wraps like the addresses do. */
-  if (bias != NULL)
-    *bias = map_start - (best->vaddr - (best->offset - map_offset));
-  return 0;
+  return load_bias(ef->loads, ef->nloads, ps > 0 ? (uint64_t)ps : 4096, map_start,
+                   map_offset, bias);
 }
