@@ -19,6 +19,9 @@ import subprocess
 PIECE_RE = re.compile(r"^(.+?)((?:\.(?:cold|part|isra|constprop|lto_priv|localalias|clone)"
                       r"(?:\.\d+)*)+)$")
 IDENTITY_RE = re.compile(r"^(.+)\+(0x[0-9a-f]+|\?\?)$")
+FDE_RE = re.compile(r"^[0-9a-f]+ [0-9a-f]+ [0-9a-f]+ FDE cie=[0-9a-f]+ pc=([0-9a-f]+)\.\.([0-9a-f]+)$",
+                    re.M)
+EVAL = "_PyEval_EvalFrameDefault"
 
 
 def run(argv):
@@ -69,6 +72,7 @@ class Symbols:
         dbg = debug_file(path, root) if with_debug else None
         if dbg is not None:
             funcs += _read_funcs(dbg)
+        self.path = path
         self.funcs = sorted(set(funcs))
         self.values = [f[0] for f in self.funcs]
         self.longest = max((f[1] for f in self.funcs), default=0)
@@ -87,15 +91,51 @@ class Symbols:
                 out.append(self.funcs[i])
         return out
 
+    def symbol_names(self, addr):
+        """The names the symbols that hold addr allow (austinp-resolve's
+        rule: it reads no unwind tables, and keeps the frame austinp named
+        by split_parts)."""
+        return {base_name(n) for _, _, n in self.containing(addr)}
+
     def names(self, addr):
         """The names the rule allows for addr (empty: no name allowed)."""
-        return {base_name(n) for _, _, n in self.containing(addr)}
+        names = self.symbol_names(addr)
+        if not names:
+            names = {n for lo, hi, n in self.split_parts() if lo <= addr < hi}
+        return names
 
     def start(self, addr):
         """The start of the function that holds addr (the innermost of
         nested symbols), or None."""
         c = self.containing(addr)
-        return max(v for v, _, _ in c) if c else None
+        if c:
+            return max(v for v, _, _ in c)
+        return next((lo for lo, hi, _ in self.split_parts() if lo <= addr < hi), None)
+
+    def split_parts(self):
+        """[(start, end, function)]: the cold part of the evaluation loop
+        that no symbol names (stripped PGO builds), which austinp names
+        after its function: the unwind record right after the function's
+        own in .eh_frame, at least a page away from it (readelf's order of
+        the records is the section's)."""
+        if hasattr(self, "_split"):
+            return self._split
+        self._split = []
+        eval_syms = [(v, size) for v, size, n in self.funcs if n == EVAL]
+        if not eval_syms:
+            return self._split
+        out = run(["readelf", "--debug-dump=frames", self.path]).stdout
+        fdes = [(int(m.group(1), 16), int(m.group(2), 16))
+                for m in FDE_RE.finditer(out)]
+        for v, size in eval_syms:
+            k = next((i for i, (lo, _) in enumerate(fdes) if lo == v), None)
+            if k is None or k + 1 >= len(fdes):
+                continue
+            lo, hi = fdes[k + 1]
+            near = lo + 4096 > v and lo < v + size + 4096
+            if not near and not self.containing(lo) and not self.containing(hi - 1):
+                self._split.append((lo, hi, EVAL))
+        return self._split
 
 
 _cache = {}

@@ -269,7 +269,7 @@ def check_against_addr2line(raw, resolved, ref=lambda path: path):
                 expect.append(f)
                 continue
             addr = file_vaddr(host, lo, pc) - (0 if leaf else 1)
-            fr = expected_frames(refs[host][addr], path, sym, f, truth_of(host, path).names(addr))
+            fr = expected_frames(refs[host][addr], path, sym, f, truth_of(host, path).symbol_names(addr))
             last = fr[-1] if isinstance(fr[-1], str) else next(iter(fr[-1]))
             with_line += not last.endswith(":0") and fr != [f]
             expect.extend(fr)
