@@ -89,7 +89,7 @@ static void push_frame(struct sample *out, struct sample_frame f) {
 }
 
 static void push_native(struct sample *out, const struct native_frame *f) {
-  push_frame(out, (struct sample_frame){.kind = FRAME_NATIVE, .pc = f->pc, .name = f->symbol,
+  push_frame(out, (struct sample_frame){.kind = FRAME_NATIVE, .pc = f->pc, .name = f->name,
                                         .line = (int)f->offset, .end_line = -1, .column = -1,
                                         .end_column = -1});
 }

@@ -111,6 +111,32 @@ void capturer_free(struct capturer *c) {
   free(c->stop_stats.hist);
 }
 
+/* A native frame's name, by the policy of func_syms.h: the symbol that
+ * holds it, else its module and the start of its function from the
+ * unwind tables. A return address (every frame but the leaf) is looked
+ * up at pc - 1, in the call instruction: a call that ends a function
+ * returns past its end. */
+static void name_frame(struct unwinder *u, uint64_t pc, bool leaf, const char *path,
+                       struct native_frame *f) {
+  uint64_t lookup = leaf ? pc : pc - 1, offset = 0, start = 0, link = 0;
+  const char *symbol = NULL;
+  bool eval = false;
+  f->pc = pc;
+  f->identity[0] = '\0';
+  if (unwinder_symbol_marked(u, lookup, &symbol, &offset, &eval) == 0) {
+    f->symbol = f->name = symbol;
+    f->offset = offset + (leaf ? 0 : 1);
+    f->eval = eval;
+    return;
+  }
+  bool has_start = unwinder_function_start(u, lookup, &start) == 0 &&
+                   unwinder_link_address(u, pc, &link) == 0;
+  f->symbol = NULL;
+  f->eval = false;
+  f->offset = has_start ? link - start : 0;
+  f->name = func_syms_identity(path, has_start, start, f->identity);
+}
+
 int capture_native_stack(struct unwinder *u, const struct capture *c, uint64_t *pcs,
                          struct native_frame *out, int max, bool *complete) {
   *complete = false;
@@ -119,15 +145,12 @@ int capture_native_stack(struct unwinder *u, const struct capture *c, uint64_t *
   for (int i = 0; i < n; i++) {
     /* A return address outside every executable mapping is garbage that
      * the unwinder took from the stack: the stack ends here, unfinished. */
-    if (unwinder_mapping(u, pcs[i], NULL, NULL, NULL, NULL) != 0) {
+    const char *path = NULL;
+    if (unwinder_mapping(u, pcs[i], &path, NULL, NULL, NULL) != 0) {
       *complete = false;
       return i;
     }
-    const char *name = NULL;
-    bool eval = false;
-    uint64_t offset = 0, lookup = i == 0 ? pcs[i] : pcs[i] - 1;
-    if (unwinder_symbol_marked(u, lookup, &name, &offset, &eval) == 0 && i > 0) offset++;
-    out[i] = (struct native_frame){pcs[i], name, name ? offset : 0, name != NULL && eval};
+    name_frame(u, pcs[i], i == 0, path, &out[i]);
   }
   if (n <= 0) *complete = false;
   return n < 0 ? 0 : n;

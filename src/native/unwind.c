@@ -28,6 +28,7 @@
 
 #include "elf_symbols.h"
 #include "eh_frame.h"
+#include "func_syms.h"
 #include "proc_maps.h"
 
 /* libunwind exports this (perf declares it the same way). */
@@ -39,7 +40,6 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 
 /* Bounds on what we accept from files and from the target. */
 #define SECTION_CACHE_MAX (64u << 20) /* unwind section kept in memory */
-#define SYMBOLS_MAX (4u << 20)        /* function symbols per file */
 /* A return address outside every known mapping is either code mapped
  * since the last read of the maps (a module imported) or garbage from a
  * broken unwind. Read the maps again soon, but back off while doing so
@@ -72,13 +72,6 @@ struct blob {
   uint8_t *data;
 };
 
-struct sym {
-  uint64_t addr, size; /* link-time */
-  const char *name;    /* owned by the elf_file (libelf's data) */
-  uint32_t seq;        /* order of discovery, for a stable sort */
-  bool marked;         /* the caller's classifier said yes, once at load */
-};
-
 /* One mapped file, shared by all its mappings. */
 struct ufile {
   char *path;      /* as the target names it */
@@ -89,13 +82,10 @@ struct ufile {
   bool has_table;
   uint64_t hdr_addr, table_addr, fde_count;
   struct blob blobs[2]; /* .eh_frame_hdr, .eh_frame */
-  /* Function symbols, sorted by address. */
+  /* Function symbols, sorted by address (marked: the classifier said
+   * yes, once at load). */
   bool syms_loaded;
-  struct sym *syms;
-  size_t nsyms, syms_cap;
-  uint32_t seq;
-  char *part_names[SPLIT_PARTS_MAX]; /* names given to unnamed cold parts */
-  size_t nparts;
+  struct func_syms syms;
 };
 
 /* The files opened under one root directory (as the processes see their
@@ -157,8 +147,7 @@ static uint64_t now_ns(void) {
 static void file_free(struct ufile *f) {
   if (f == NULL) return;
   for (size_t i = 0; i < 2; i++) free(f->blobs[i].data);
-  free(f->syms);
-  for (size_t i = 0; i < f->nparts; i++) free(f->part_names[i]);
+  func_syms_free(&f->syms);
   elf_file_close(f->ef);
   free(f->path);
   free(f);
@@ -643,16 +632,22 @@ static int unwind_from(struct unwinder *u, const struct native_snapshot *s,
   return n;
 }
 
-/* Does any FDE of its file cover pc? */
-static bool has_fde(struct unwinder *u, uint64_t pc) {
-  struct umap *m = map_find(u, pc);
+/* The link-time start of the FDE of m's file that covers pc: a function
+ * start, named or not. */
+static bool fde_start(const struct umap *m, uint64_t pc, uint64_t *start) {
   if (!map_usable(m) || !m->file->has_table) return false;
   struct ufile *f = m->file;
   const struct eh_section hdr = {f->blobs[0].data, f->blobs[0].addr, f->blobs[0].size};
   const struct eh_section eh = {f->blobs[1].data, f->blobs[1].addr, f->blobs[1].size};
-  uint64_t link = pc - m->bias, fde, start, end;
+  uint64_t link = pc - m->bias, fde, end;
   return eh_frame_hdr_find(&hdr, f->table_addr, f->fde_count, link, &fde) == 0 &&
-         eh_frame_fde_range(&eh, fde, &start, &end) == 0 && link >= start && link < end;
+         eh_frame_fde_range(&eh, fde, start, &end) == 0 && link >= *start && link < end;
+}
+
+/* Does any FDE of its file cover pc? */
+static bool has_fde(struct unwinder *u, uint64_t pc) {
+  uint64_t start;
+  return fde_start(map_find(u, pc), pc, &start);
 }
 
 /* The interrupted instruction lies where no unwind information reaches: an
@@ -733,61 +728,11 @@ int unwinder_mapping(struct unwinder *u, uint64_t pc, const char **path,
   return m->bias_ok ? 0 : -1;
 }
 
-static int collect_sym(const char *name, uint64_t value, uint64_t size,
-                       void *ctx) {
-  struct ufile *f = ctx;
-  if (f->nsyms >= SYMBOLS_MAX) return 1;
-  if (f->nsyms == f->syms_cap) {
-    size_t cap = f->syms_cap ? 2 * f->syms_cap : 256;
-    struct sym *p = realloc(f->syms, cap * sizeof *p);
-    if (p == NULL) return 1;
-    f->syms = p;
-    f->syms_cap = cap;
-  }
-  f->syms[f->nsyms++] =
-      (struct sym){.addr = value, .size = size, .name = name, .seq = f->seq++};
-  return 0;
-}
-
-static int sym_cmp(const void *a, const void *b) {
-  const struct sym *x = a, *y = b;
-  if (x->addr != y->addr) return x->addr < y->addr ? -1 : 1;
-  return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* How good a name is among aliases of one address (higher is better):
- * internal aliases (__GI_*, *_alias_N, versioned) last; then the longer
- * name, which for the C library is the function's own (__libc_pause, not
- * its weak alias pause; __libc_start_main_impl, not __libc_start_main). */
-static int name_rank(const char *n) {
-  if (strncmp(n, "__GI_", 5) == 0 || strstr(n, "_alias_") != NULL ||
-      strchr(n, '@') != NULL)
-    return 0;
-  size_t len = strlen(n);
-  return 1 + (int)(len > 1000 ? 1000 : len);
-}
-
-/* The symbol that holds a link-time address, or NULL. */
-static const struct sym *sym_at(const struct ufile *f, uint64_t link) {
-  size_t lo = 0, hi = f->nsyms;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (f->syms[mid].addr <= link) lo = mid + 1;
-    else hi = mid;
-  }
-  /* Nested symbols are rare; look back a few entries for one that holds
-   * link. */
-  for (size_t k = 0; k < 8 && lo > 0; k++, lo--) {
-    const struct sym *sy = &f->syms[lo - 1];
-    if (link - sy->addr < sy->size) return sy;
-  }
-  return NULL;
-}
-
 /* The unnamed cold part of a marked function, if the file has one: the
  * FDE right after the function's own in .eh_frame, far from it, that no
- * symbol covers (see eh_frame.h). Named "<function>.cold" and marked. */
-static bool find_split_part(struct ufile *f, const struct sym *sy, struct sym *part) {
+ * symbol covers (see eh_frame.h). Named after its function (as the
+ * symbol tables' "<function>.cold" is, func_syms.h) and marked. */
+static bool find_split_part(struct ufile *f, const struct func_sym *sy, struct func_sym *part) {
   const struct eh_section hdr = {f->blobs[0].data, f->blobs[0].addr, f->blobs[0].size};
   const struct eh_section eh = {f->blobs[1].data, f->blobs[1].addr, f->blobs[1].size};
   uint64_t fde, next, start, end;
@@ -799,54 +744,33 @@ static bool find_split_part(struct ufile *f, const struct sym *sy, struct sym *p
     return false;
   if (start + SPLIT_PART_MIN_GAP > sy->addr && start < sy->addr + sy->size + SPLIT_PART_MIN_GAP)
     return false;
-  if (sym_at(f, start) != NULL || sym_at(f, end - 1) != NULL) return false;
-  size_t len = strlen(sy->name) + sizeof ".cold";
-  char *name = malloc(len);
-  if (name == NULL) return false;
-  snprintf(name, len, "%s.cold", sy->name);
-  f->part_names[f->nparts++] = name;
-  *part = (struct sym){.addr = start, .size = end - start, .name = name, .marked = true,
-                       .seq = f->seq++};
+  if (func_syms_at(&f->syms, start) != NULL || func_syms_at(&f->syms, end - 1) != NULL)
+    return false;
+  *part = (struct func_sym){.addr = start, .size = end - start, .name = sy->name};
   return true;
 }
 
 /* Marked functions split by the compiler keep their cold parts marked
  * too, even where the symbol tables do not name them (stripped builds). */
 static void add_split_parts(struct ufile *f) {
-  struct sym parts[SPLIT_PARTS_MAX];
+  struct func_sym parts[SPLIT_PARTS_MAX];
   size_t n = 0;
-  for (size_t i = 0; i < f->nsyms && n < SPLIT_PARTS_MAX - f->nparts; i++)
-    if (f->syms[i].marked && find_split_part(f, &f->syms[i], &parts[n])) n++;
-  size_t before = f->nsyms;
-  for (size_t i = 0; i < n; i++) collect_sym(parts[i].name, parts[i].addr, parts[i].size, f);
-  if (f->nsyms == before) return;
-  for (size_t i = before; i < f->nsyms; i++) f->syms[i].marked = true;
-  qsort(f->syms, f->nsyms, sizeof *f->syms, sym_cmp);
+  for (size_t i = 0; i < f->syms.n && n < SPLIT_PARTS_MAX; i++)
+    if (f->syms.v[i].marked && find_split_part(f, &f->syms.v[i], &parts[n])) n++;
+  size_t before = f->syms.n;
+  for (size_t i = 0; i < n; i++) func_syms_add(&f->syms, parts[i].name, parts[i].addr, parts[i].size);
+  if (f->syms.n == before) return;
+  for (size_t i = before; i < f->syms.n; i++) f->syms.v[i].marked = true;
+  func_syms_sort(&f->syms);
 }
 
 static void load_symbols(struct ufile *f, unwinder_classifier classify) {
   f->syms_loaded = true;
   if (f->ef == NULL) return;
-  elf_file_each_function(f->ef, collect_sym, f);
-  if (f->nsyms == 0) return;
-  qsort(f->syms, f->nsyms, sizeof *f->syms, sym_cmp);
-  size_t out = 0;
-  for (size_t i = 0; i < f->nsyms; i++) {
-    if (out > 0 && f->syms[out - 1].addr == f->syms[i].addr) {
-      /* Aliases: keep the best name (the first seen among equals) and
-       * the largest size. */
-      struct sym *k = &f->syms[out - 1];
-      uint64_t size = k->size > f->syms[i].size ? k->size : f->syms[i].size;
-      if (name_rank(f->syms[i].name) > name_rank(k->name)) *k = f->syms[i];
-      k->size = size;
-      continue;
-    }
-    f->syms[out++] = f->syms[i];
-  }
-  f->nsyms = out;
-  for (size_t i = 0; classify != NULL && i < f->nsyms; i++)
-    f->syms[i].marked = classify(f->syms[i].name);
-  if (classify != NULL) add_split_parts(f);
+  func_syms_load(&f->syms, f->ef);
+  for (size_t i = 0; classify != NULL && i < f->syms.n; i++)
+    f->syms.v[i].marked = classify(f->syms.v[i].name);
+  if (classify != NULL && f->syms.n > 0) add_split_parts(f);
 }
 
 int unwinder_symbol_marked(struct unwinder *u, uint64_t pc, const char **name,
@@ -856,9 +780,9 @@ int unwinder_symbol_marked(struct unwinder *u, uint64_t pc, const char **name,
   if (!map_usable(m)) return -1;
   struct ufile *f = m->file;
   if (!f->syms_loaded) load_symbols(f, u->classify);
-  if (f->nsyms == 0) return -1;
+  if (f->syms.n == 0) return -1;
   uint64_t link = pc - m->bias;
-  const struct sym *sy = sym_at(f, link);
+  const struct func_sym *sy = func_syms_at(&f->syms, link);
   if (sy == NULL) return -1;
   if (name != NULL) *name = sy->name;
   if (offset != NULL) *offset = link - sy->addr;
@@ -873,4 +797,17 @@ int unwinder_symbol(struct unwinder *u, uint64_t pc, const char **name,
 
 void unwinder_set_classifier(struct unwinder *u, unwinder_classifier classify) {
   if (u != NULL) u->classify = classify;
+}
+
+int unwinder_function_start(struct unwinder *u, uint64_t pc, uint64_t *start) {
+  if (u == NULL) return -1;
+  return fde_start(map_find_pc(u, pc), pc, start) ? 0 : -1;
+}
+
+int unwinder_link_address(struct unwinder *u, uint64_t pc, uint64_t *link) {
+  if (u == NULL) return -1;
+  struct umap *m = map_find_pc(u, pc);
+  if (!map_usable(m)) return -1;
+  *link = pc - m->bias;
+  return 0;
 }

@@ -51,10 +51,20 @@ void unwinder_new_mappings(struct unwinder *u, unwinder_mapping_cb cb, void *arg
 
 /* The function symbol that holds pc (from the ELF symbol tables of the
  * mapped file, .gnu_debuglink / build-id debug files included; loaded once
- * per file, looked up by binary search): its name and pc's offset in it.
- * -1 if none. The name lives as long as the unwinder. */
+ * per file, looked up by binary search), by the naming policy of
+ * func_syms.h (inside the symbol's extent; pieces named after their
+ * function): its name and pc's offset in it. -1 if none. The name lives
+ * as long as the unwinder. */
 int unwinder_symbol(struct unwinder *u, uint64_t pc, const char **name,
                     uint64_t *offset);
+
+/* The link-time start of the function that holds pc, from the unwind
+ * tables (.eh_frame: each FDE starts a function, named or not): what
+ * identifies a function no symbol names. -1 if no FDE covers pc. */
+int unwinder_function_start(struct unwinder *u, uint64_t pc, uint64_t *start);
+
+/* pc as a link-time address of the file mapped there. -1 if none. */
+int unwinder_link_address(struct unwinder *u, uint64_t pc, uint64_t *link);
 
 /* A predicate on symbol names, applied once to each symbol of a file when
  * its table is loaded (never per sample): austinp marks the functions of

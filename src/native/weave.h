@@ -14,13 +14,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "func_syms.h"
 #include "sample.h"
 
 struct native_frame {
   uint64_t pc;
-  const char *symbol;   /* NULL when unknown */
-  uint64_t offset;      /* pc - symbol start */
+  const char *symbol;   /* NULL when no symbol holds pc */
+  uint64_t offset;      /* pc - start of the function (named or not) */
   bool eval;            /* an evaluation-loop frame */
+  const char *name;     /* what to write: symbol, else identity */
+  char identity[FUNC_SYMS_IDENTITY_MAX]; /* "<module>+0x<start>" when unnamed */
 };
 
 enum woven_kind { WOVEN_PYTHON, WOVEN_NATIVE };

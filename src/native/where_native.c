@@ -126,6 +126,7 @@ static struct resolver *resolver_for(struct where *wh, const char *path) {
 struct frame_print {
   struct where *wh;
   const char *binary; /* shown when the source file is not known */
+  const char *name;   /* the sampler's name, for a frame DWARF does not name */
   unsigned count;
 };
 
@@ -133,7 +134,7 @@ static void print_resolved(void *arg, const struct resolver_frame *f) {
   struct frame_print *fp = arg;
   struct where *wh = fp->wh;
   fprintf(wh->out, "      %sC%s  %s%s%s", c(wh, C_GREEN), c(wh, C_RESET), c(wh, C_BOLD),
-          f->function ? f->function : "??", c(wh, C_RESET));
+          f->function ? f->function : fp->name ? fp->name : "??", c(wh, C_RESET));
   if (f->file != NULL)
     fprintf(wh->out, "  %s(%s:%u)%s", c(wh, C_DIM), f->file, f->line, c(wh, C_RESET));
   else
@@ -143,19 +144,20 @@ static void print_resolved(void *arg, const struct resolver_frame *f) {
 }
 
 /* One native frame: its function and source line through the resolver,
- * one line per inlined function; else the symbol and the file. */
+ * one line per inlined function; else its name (the symbol that holds
+ * it, or its module and function start: func_syms.h) and the file. */
 static void print_native(struct where *wh, const struct native_frame *f, bool leaf) {
   const char *path = NULL;
   uint64_t start = 0;
   if (unwinder_mapping(wh->cur->s->u, f->pc, &path, &start, NULL, NULL) == 0 && path != NULL) {
     struct resolver *r = resolver_for(wh, path);
-    struct frame_print fp = {wh, path, 0};
+    struct frame_print fp = {wh, path, f->name, 0};
     if (r != NULL && resolver_frames(r, path, start, f->pc, !leaf, print_resolved, &fp) > 0)
       return;
   }
   fprintf(wh->out, "      %sC%s  ", c(wh, C_GREEN), c(wh, C_RESET));
-  if (f->symbol != NULL)
-    fprintf(wh->out, "%s%s%s+0x%" PRIx64, c(wh, C_BOLD), f->symbol, c(wh, C_RESET), f->offset);
+  if (f->name != NULL)
+    fprintf(wh->out, "%s%s%s+0x%" PRIx64, c(wh, C_BOLD), f->name, c(wh, C_RESET), f->offset);
   else
     fprintf(wh->out, "0x%" PRIx64, f->pc);
   fprintf(wh->out, "  %s(%s)%s\n", c(wh, C_DIM), path ? path : "?", c(wh, C_RESET));

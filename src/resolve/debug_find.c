@@ -1,11 +1,9 @@
 #define _GNU_SOURCE
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "debug_find.h"
+#include "debug_paths.h"
 
 bfd *debug_open_object(const char *path) {
   bfd *b = bfd_openr(path, NULL);
@@ -26,86 +24,50 @@ int debug_has_dwarf(bfd *abfd) {
   return s != NULL && s->size > 0 && (bfd_section_flags(s) & SEC_HAS_CONTENTS) != 0;
 }
 
-/* The bfd of candidate if it is an object with DWARF that check accepts. */
-static bfd *try_candidate(const char *candidate, int (*check)(bfd *, const void *),
-                          const void *want, char **found) {
-  if (access(candidate, R_OK) != 0) return NULL;
+struct accept_ctx {
+  bfd *abfd;
+  bfd *found;
+};
+
+/* A candidate (found by the shared policy, debug_paths.h, its CRC checked
+ * when it came by the link) is the debug file when it is an object file
+ * with DWARF, of the same build-id when it came by build-id. */
+static bool accept_dwarf(const char *candidate, bool by_build_id, void *arg) {
+  struct accept_ctx *c = arg;
   bfd *b = debug_open_object(candidate);
-  if (b == NULL) return NULL;
-  if (!debug_has_dwarf(b) || !check(b, want)) {
+  if (b == NULL) return false;
+  const struct bfd_build_id *want = c->abfd->build_id, *id = b->build_id;
+  bool same = !by_build_id || (want != NULL && id != NULL && id->size == want->size &&
+                               memcmp(id->data, want->data, want->size) == 0);
+  if (!same || !debug_has_dwarf(b)) {
     bfd_close(b);
-    return NULL;
+    return false;
   }
-  *found = strdup(candidate);
-  return b;
-}
-
-static int same_build_id(bfd *b, const void *want) {
-  const struct bfd_build_id *w = want, *id = b->build_id;
-  return id != NULL && id->size == w->size && memcmp(id->data, w->data, w->size) == 0;
-}
-
-/* The CRC-32 that .gnu_debuglink records: of the whole debug file. */
-static int file_crc(const char *path, unsigned long *crc) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  static unsigned char buf[1 << 16];
-  unsigned long c = 0;
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) c = bfd_calc_gnu_debuglink_crc32(c, buf, n);
-  close(fd);
-  if (n < 0) return -1;
-  *crc = c;
-  return 0;
-}
-
-static int same_crc(bfd *b, const void *want) {
-  unsigned long crc;
-  return file_crc(bfd_get_filename(b), &crc) == 0 && crc == *(const unsigned long *)want;
-}
-
-static bfd *by_build_id(bfd *abfd, const char *const *dirs, size_t ndirs, char **found) {
-  const struct bfd_build_id *id = abfd->build_id;
-  if (id == NULL || id->size < 2 || id->size > 64) return NULL;
-  char hex[2 * 64 + 1];
-  for (bfd_size_type i = 0; i < id->size; i++) sprintf(hex + 2 * i, "%02x", id->data[i]);
-  char candidate[4096];
-  for (size_t d = 0; d < ndirs; d++) {
-    int n = snprintf(candidate, sizeof candidate, "%s/.build-id/%.2s/%s.debug", dirs[d], hex,
-                     hex + 2);
-    if (n <= 0 || (size_t)n >= sizeof candidate) continue;
-    bfd *b = try_candidate(candidate, same_build_id, id, found);
-    if (b != NULL) return b;
-  }
-  return NULL;
-}
-
-static bfd *by_debuglink(bfd *abfd, const char *root, const char *path,
-                         const char *const *dirs, size_t ndirs, char **found) {
-  unsigned long crc = 0;
-  char *link = bfd_get_debug_link_info(abfd, &crc);
-  if (link == NULL) return NULL;
-  bfd *b = NULL;
-  /* The directory of the file on the profiled machine. */
-  const char *slash = strrchr(path, '/');
-  int dlen = slash ? (int)(slash - path) : 0;
-  char candidate[4096];
-  for (size_t k = 0; b == NULL && k < 2 + ndirs; k++) {
-    int n;
-    if (k == 0) n = snprintf(candidate, sizeof candidate, "%s%.*s/%s", root, dlen, path, link);
-    else if (k == 1)
-      n = snprintf(candidate, sizeof candidate, "%s%.*s/.debug/%s", root, dlen, path, link);
-    else n = snprintf(candidate, sizeof candidate, "%s%.*s/%s", dirs[k - 2], dlen, path, link);
-    if (n <= 0 || (size_t)n >= sizeof candidate) continue;
-    b = try_candidate(candidate, same_crc, &crc, found);
-  }
-  free(link);
-  return b;
+  c->found = b;
+  return true;
 }
 
 bfd *debug_find(bfd *abfd, const char *root, const char *path, const char *const *dirs,
                 size_t ndirs, char **found) {
-  *found = NULL;
-  bfd *b = by_build_id(abfd, dirs, ndirs, found);
-  return b != NULL ? b : by_debuglink(abfd, root, path, dirs, ndirs, found);
+  unsigned long crc = 0;
+  char *link = bfd_get_debug_link_info(abfd, &crc);
+  const struct bfd_build_id *id = abfd->build_id;
+  struct debug_search q = {
+      .root = root,
+      .path = path,
+      .build_id = id != NULL ? id->data : NULL,
+      .build_id_len = id != NULL ? id->size : 0,
+      .link = link,
+      .link_crc = (uint32_t)crc,
+      .dirs = dirs,
+      .ndirs = ndirs,
+  };
+  struct accept_ctx c = {abfd, NULL};
+  *found = debug_paths_find(&q, accept_dwarf, &c);
+  free(link);
+  if (*found == NULL && c.found != NULL) {
+    bfd_close(c.found);
+    c.found = NULL;
+  }
+  return c.found;
 }

@@ -1,9 +1,6 @@
-/* Finding a file's separate debug file, the way GDB and addr2line do:
- *   1. by build-id: DIR/.build-id/xx/yyyy.debug, for each global debug
- *      directory DIR (ROOT/usr/lib/debug first);
- *   2. by .gnu_debuglink: beside the file, in its .debug/ directory, and
- *      under each global debug directory followed by the file's directory;
- *      the candidate's CRC must match the link's.
+/* Finding a file's separate debug file with libbfd, by the search policy
+ * the sampler uses too (src/sampler/debug_paths.h: build-id, then
+ * .gnu_debuglink with its CRC), accepting an object file with DWARF.
  * Paths of the profiled machine are looked up under root. */
 #ifndef DEBUG_FIND_H
 #define DEBUG_FIND_H

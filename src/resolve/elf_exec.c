@@ -11,9 +11,10 @@
 #define PAGE_UP(x) PAGE_DOWN((x) + PAGE - 1)
 #define PHDRS_MAX 256
 
-static void add(struct elf_exec *out, uint64_t vaddr, uint64_t memsz) {
+static void add(struct elf_exec *out, uint64_t vaddr, uint64_t offset, uint64_t filesz,
+                uint64_t memsz) {
   if (out->count >= ELF_EXEC_MAX) return;
-  out->seg[out->count].page_vaddr = PAGE_DOWN(vaddr);
+  out->seg[out->count].load = (struct load_segment){vaddr, offset, filesz};
   out->seg[out->count].span = PAGE_UP(vaddr + memsz) - PAGE_DOWN(vaddr);
   out->count++;
 }
@@ -30,7 +31,7 @@ static int read64(int fd, struct elf_exec *out) {
   Elf64_Phdr ph[PHDRS_MAX];
   if (read_at(fd, ph, eh.e_phnum * sizeof *ph, eh.e_phoff) != 0) return -1;
   for (unsigned i = 0; i < eh.e_phnum; i++)
-    if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X)) add(out, ph[i].p_vaddr, ph[i].p_memsz);
+    if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X)) add(out, ph[i].p_vaddr, ph[i].p_offset, ph[i].p_filesz, ph[i].p_memsz);
   return 0;
 }
 
@@ -42,7 +43,7 @@ static int read32(int fd, struct elf_exec *out) {
   Elf32_Phdr ph[PHDRS_MAX];
   if (read_at(fd, ph, eh.e_phnum * sizeof *ph, eh.e_phoff) != 0) return -1;
   for (unsigned i = 0; i < eh.e_phnum; i++)
-    if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X)) add(out, ph[i].p_vaddr, ph[i].p_memsz);
+    if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X)) add(out, ph[i].p_vaddr, ph[i].p_offset, ph[i].p_filesz, ph[i].p_memsz);
   return 0;
 }
 
@@ -60,6 +61,7 @@ int elf_exec_read(int fd, struct elf_exec *out) {
 
 uint64_t elf_exec_bias(const struct elf_exec *x, uint64_t lo, uint64_t pc) {
   for (unsigned i = 0; i < x->count; i++)
-    if (pc >= lo && pc - lo < x->seg[i].span) return lo - x->seg[i].page_vaddr;
-  return lo - x->seg[0].page_vaddr;
+    if (pc >= lo && pc - lo < x->seg[i].span)
+      return load_bias_segment_start(&x->seg[i].load, PAGE, lo);
+  return load_bias_segment_start(&x->seg[0].load, PAGE, lo);
 }

@@ -10,6 +10,8 @@
 #include "bfd_config.h"
 #include "debug_find.h"
 #include "elf_exec.h"
+#include "elf_symbols.h"
+#include "func_syms.h"
 #include "resolver.h"
 
 /* libiberty's demangle.h is not installed with bfd.h: these are its
@@ -34,7 +36,11 @@ struct resolver_file {
   struct elf_exec exec;
   bfd *abfd;        /* the file itself */
   bfd *dbg;         /* the bfd queried: the debug file, or abfd */
-  asymbol **syms;   /* of dbg, NULL-terminated; NULL when it has none */
+  /* Names where DWARF gives none: the sized function symbols of the
+   * file and its debug files, read on first need (func_syms.h). */
+  bool syms_loaded;
+  struct func_syms syms;
+  struct elf_file *ef, *ef_debug;
 };
 
 struct resolver {
@@ -100,7 +106,9 @@ struct resolver *resolver_new(const char *root) {
 
 static void file_free(struct resolver_file *f) {
   if (f == NULL) return;
-  free(f->syms);
+  func_syms_free(&f->syms);
+  elf_file_close(f->ef_debug);
+  elf_file_close(f->ef);
   if (f->dbg != NULL && f->dbg != f->abfd) bfd_close(f->dbg);
   if (f->abfd != NULL) bfd_close(f->abfd);
   free(f->debug_path);
@@ -120,23 +128,6 @@ void resolver_free(struct resolver *r) {
 }
 
 /* ---- opening files ------------------------------------------------------ */
-
-/* The symbol table of b, as addr2line reads it: the static one, else the
- * dynamic one; NULL when there is none. libbfd names a function from it
- * when the DWARF does not. */
-static asymbol **read_symbols(bfd *b) {
-  if ((bfd_get_file_flags(b) & HAS_SYMS) == 0) return NULL;
-  for (int dynamic = 0; dynamic < 2; dynamic++) {
-    long size = dynamic ? bfd_get_dynamic_symtab_upper_bound(b) : bfd_get_symtab_upper_bound(b);
-    if (size <= 0) continue;
-    asymbol **syms = malloc(size);
-    if (syms == NULL) return NULL;
-    long n = dynamic ? bfd_canonicalize_dynamic_symtab(b, syms) : bfd_canonicalize_symtab(b, syms);
-    if (n > 0) return syms;
-    free(syms);
-  }
-  return NULL;
-}
 
 /* The executable segments, read from the file's own program headers. */
 static int read_exec(const char *real, struct elf_exec *x) {
@@ -162,11 +153,34 @@ static void file_open(struct resolver *r, struct resolver_file *f) {
                         &f->debug_path);
   }
   f->state = f->dbg != NULL ? RESOLVER_FILE_DEBUG : RESOLVER_FILE_NO_DEBUG;
-  /* Without DWARF, the file itself still names functions. */
+  /* Without DWARF, the file itself still has its line-less sections. */
   if (f->dbg == NULL) f->dbg = f->abfd;
-  /* Symbols must be the queried bfd's own: libbfd matches them to its
-   * sections. A debug file without a symbol table gets none. */
-  f->syms = read_symbols(f->dbg);
+}
+
+/* The sized function symbols of f: of the file and the debug file that
+ * elf_symbols.c finds for it (build-id, .gnu_debuglink), and of the debug
+ * file found here (which the extra debug directories may have given). */
+static void load_symbols(struct resolver *r, struct resolver_file *f) {
+  char real[4200];
+  f->syms_loaded = true;
+  func_syms_init(&f->syms);
+  if (snprintf(real, sizeof real, "%s%s", r->root, f->path) >= (int)sizeof real) return;
+  f->ef = elf_file_open(real, r->root);
+  if (f->ef == NULL) return;
+  elf_file_each_function(f->ef, func_syms_collect, &f->syms);
+  const char *elf_debug = elf_file_debug_path(f->ef);
+  if (f->debug_path != NULL && strcmp(f->debug_path, real) != 0 &&
+      (elf_debug == NULL || strcmp(elf_debug, f->debug_path) != 0) &&
+      (f->ef_debug = elf_file_open(f->debug_path, NULL)) != NULL)
+    elf_file_each_function(f->ef_debug, func_syms_collect, &f->syms);
+  func_syms_sort(&f->syms);
+}
+
+/* The symbol that holds vaddr, by the shared policy (func_syms.h). */
+static const char *symbol_at(struct resolver *r, struct resolver_file *f, uint64_t vaddr) {
+  if (!f->syms_loaded) load_symbols(r, f);
+  const struct func_sym *sy = func_syms_at(&f->syms, vaddr);
+  return sy != NULL ? sy->name : NULL;
 }
 
 static size_t path_hash(const char *s) {
@@ -235,20 +249,30 @@ static void found_add(struct found *fd, bfd *b, const char *file, const char *fu
   fd->n++;
 }
 
-/* Everything libbfd knows of vaddr: the innermost function, then each
- * function it was inlined into. */
-static void lookup(struct resolver_file *f, uint64_t vaddr, struct found *fd) {
+/* Everything known of vaddr: from DWARF, the innermost function, then
+ * each function it was inlined into; where DWARF names no function, the
+ * symbol that holds vaddr. libbfd is given an empty symbol table: with
+ * the file's own it names an address DWARF does not cover after the
+ * nearest symbol below it, however far past that symbol's end
+ * (addr2line's way, wrong for every static function of a stripped
+ * binary); with none (NULL) it does not read the DWARF of some debug
+ * files at all (Debian's libc6-dbg: no lines). */
+static void lookup(struct resolver *r, struct resolver_file *f, uint64_t vaddr,
+                   struct found *fd) {
   fd->n = 0;
   asection *s = section_of(f->dbg, vaddr);
-  if (s == NULL) return;
   const char *file = NULL, *function = NULL;
   unsigned line = 0;
-  if (!bfd_find_nearest_line(f->dbg, s, f->syms, vaddr - bfd_section_vma(s), &file,
-                             &function, &line))
-    return;
-  found_add(fd, f->dbg, file, function, line);
-  while (fd->n < INLINE_MAX && bfd_find_inliner_info(f->dbg, &file, &function, &line))
+  static asymbol *no_symbols[1] = {NULL};
+  if (s != NULL && bfd_find_nearest_line(f->dbg, s, no_symbols, vaddr - bfd_section_vma(s), &file,
+                                         &function, &line)) {
+    if (function == NULL || *function == '\0') function = symbol_at(r, f, vaddr);
     found_add(fd, f->dbg, file, function, line);
+    while (fd->n < INLINE_MAX && bfd_find_inliner_info(f->dbg, &file, &function, &line))
+      found_add(fd, f->dbg, file, function, line);
+  } else if ((function = symbol_at(r, f, vaddr)) != NULL) {
+    found_add(fd, f->dbg, NULL, function, 0);
+  }
   /* Nothing at all known: not a frame. */
   if (fd->n == 1 && fd->frames[0].function == NULL && fd->frames[0].file == NULL) fd->n = 0;
 }
@@ -276,7 +300,7 @@ int resolver_file_frames(struct resolver *r, struct resolver_file *f, uint64_t m
   fd.n = 0;
   if (e == NULL) {
     r->misses++;
-    lookup(f, vaddr, &fd);
+    lookup(r, f, vaddr, &fd);
     e = addr_cache_put(r->cache, f->id, vaddr, fd.frames, fd.n);
   }
   /* Outermost first: the reverse of libbfd's order. */

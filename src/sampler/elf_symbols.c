@@ -6,12 +6,14 @@
  * truncated under us gives a read error instead of SIGBUS). */
 #include "elf_symbols.h"
 
+#include "debug_paths.h"
+#include "load_bias.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +31,6 @@ struct symtab {
   const char *strs;    /* string table contents */
   size_t strs_size;
   size_t count;
-};
-
-struct load_segment {
-  uint64_t vaddr, offset, filesz;
 };
 
 struct elf_file {
@@ -285,53 +283,12 @@ int elf_file_section(struct elf_file *ef, const char *name, uint64_t *addr,
 
 /* ---- separate debug file ---------------------------------------------- */
 
-static uint32_t crc32_table[256];
-
-static void crc32_init(void) {
-  for (uint32_t i = 0; i < 256; i++) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; k++)
-      c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    crc32_table[i] = c;
-  }
-}
-
-/* The CRC-32 (IEEE 802.3, as in zlib) of a whole file, as .gnu_debuglink
- * stores it. -1 if the file cannot be read. */
-static int file_crc32(const char *path, uint32_t *out) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, crc32_init);
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0)
-    return -1;
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return -1;
-  }
-  unsigned char buf[65536];
-  uint32_t crc = 0xFFFFFFFFu;
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      close(fd);
-      return -1;
-    }
-    if (n == 0)
-      break;
-    for (ssize_t i = 0; i < n; i++)
-      crc = crc32_table[(crc ^ buf[i]) & 0xFF] ^ (crc >> 8);
-  }
-  close(fd);
-  *out = crc ^ 0xFFFFFFFFu;
-  return 0;
-}
-
-/* Open `path` as the debug file of `ef` if it is one: an ELF file whose
- * build id (when both have one) matches, and with a symbol table. */
-static bool try_debug(struct elf_file *ef, const char *path) {
+/* Whether `path` is the debug file of `ef`: an ELF file whose build id
+ * (when both have one) matches, and with a symbol table. Kept open when
+ * it is. */
+static bool accept_debug(const char *path, bool by_build_id, void *ctx) {
+  (void)by_build_id;
+  struct elf_file *ef = ctx;
   struct elf_file *dbg = open_internal(path, ef->root, true);
   if (dbg == NULL)
     return false;
@@ -346,107 +303,48 @@ static bool try_debug(struct elf_file *ef, const char *path) {
     return false;
   }
   ef->debug = dbg;
-  ef->debug_path = xstrdup(path);
-  if (ef->debug_path == NULL) {
-    elf_file_close(dbg);
-    ef->debug = NULL;
-    return false;
-  }
   return true;
 }
 
-static bool try_debug_crc(struct elf_file *ef, const char *path,
-                          uint32_t crc) {
-  uint32_t actual;
-  if (access(path, R_OK) != 0 || file_crc32(path, &actual) != 0 ||
-      actual != crc)
-    return false;
-  return try_debug(ef, path);
-}
-
-static bool find_debug_by_build_id(struct elf_file *ef) {
-  if (ef->build_id_len < 2)
-    return false;
-  char hex[2 * MAX_BUILD_ID + 1];
-  for (size_t i = 0; i < ef->build_id_len; i++)
-    snprintf(hex + 2 * i, 3, "%02x", ef->build_id[i]);
-  char path[MAX_PATH_LEN];
-  int n = snprintf(path, sizeof path, "%s/usr/lib/debug/.build-id/%.2s/%s.debug",
-                   ef->root, hex, hex + 2);
-  if (n < 0 || (size_t)n >= sizeof path)
-    return false;
-  return try_debug(ef, path);
-}
-
-static bool find_debug_by_link(struct elf_file *ef) {
+/* The .gnu_debuglink of the file: its name (in libelf's data) and CRC. */
+static const char *debug_link(struct elf_file *ef, uint32_t *crc) {
   GElf_Shdr shdr;
-  Elf_Scn *scn = find_section(ef, ".gnu_debuglink", &shdr);
-  if (scn == NULL)
-    return false;
-  Elf_Data *data = section_data(ef, scn, &shdr);
-  if (data == NULL)
-    return false;
-  /* The contents: the file name, NUL, padding to 4 bytes, then the CRC in
-   * the byte order of the file. */
-  const char *buf = data->d_buf;
-  const char *nul = memchr(buf, '\0', data->d_size);
-  if (nul == NULL || nul == buf)
-    return false;
-  size_t crc_off = ((size_t)(nul - buf) + 1 + 3) & ~(size_t)3;
-  if (crc_off + 4 > data->d_size)
-    return false;
-  unsigned char c[4];
-  memcpy(c, buf + crc_off, 4);
   GElf_Ehdr ehdr;
-  if (gelf_getehdr(ef->elf, &ehdr) == NULL)
-    return false;
-  uint32_t crc = ehdr.e_ident[EI_DATA] == ELFDATA2MSB
-                     ? (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 |
-                           (uint32_t)c[2] << 8 | c[3]
-                     : (uint32_t)c[3] << 24 | (uint32_t)c[2] << 16 |
-                           (uint32_t)c[1] << 8 | c[0];
-  const char *name = buf;
-  /* A plain file name only: the file is untrusted. */
-  if (strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
-      strcmp(name, "..") == 0)
-    return false;
+  const char *name;
+  Elf_Scn *scn = find_section(ef, ".gnu_debuglink", &shdr);
+  Elf_Data *data = scn != NULL ? section_data(ef, scn, &shdr) : NULL;
+  if (data == NULL || gelf_getehdr(ef->elf, &ehdr) == NULL ||
+      debug_paths_parse_link(data->d_buf, data->d_size, ehdr.e_ident[EI_DATA] == ELFDATA2MSB,
+                             &name, crc) != 0)
+    return NULL;
+  return name;
+}
 
-  /* The directory of the file, as given (it may include the root). */
+/* Search by the shared policy (debug_paths.h), under the root: the path
+ * the file was opened by carries the root as its prefix (or is a
+ * /proc/PID/map_files link, searched as it is). */
+static void find_debug(struct elf_file *ef) {
   char dir[MAX_PATH_LEN];
-  const char *slash = strrchr(ef->path, '/');
-  if (slash == NULL) {
-    snprintf(dir, sizeof dir, ".");
-  } else {
-    size_t len = (size_t)(slash - ef->path);
-    if (len >= sizeof dir)
-      return false;
-    memcpy(dir, ef->path, len);
-    dir[len] = '\0';
-  }
-  /* The same directory inside the root, for <root>/usr/lib/debug/<dir>:
-   * strip the root prefix if the path carries it. */
-  const char *indir = dir;
   size_t rootlen = strlen(ef->root);
-  if (rootlen > 0 && strncmp(dir, ef->root, rootlen) == 0 &&
-      (dir[rootlen] == '/' || dir[rootlen] == '\0'))
-    indir = dir + rootlen;
-
-  char path[MAX_PATH_LEN];
-  int n;
-  n = snprintf(path, sizeof path, "%s/%s", dir, name);
-  if (n > 0 && (size_t)n < sizeof path && strcmp(path, ef->path) != 0 &&
-      try_debug_crc(ef, path, crc))
-    return true;
-  n = snprintf(path, sizeof path, "%s/.debug/%s", dir, name);
-  if (n > 0 && (size_t)n < sizeof path && try_debug_crc(ef, path, crc))
-    return true;
-  if (indir[0] == '/') {
-    n = snprintf(path, sizeof path, "%s/usr/lib/debug%s/%s", ef->root, indir,
-                 name);
-    if (n > 0 && (size_t)n < sizeof path && try_debug_crc(ef, path, crc))
-      return true;
+  bool under = rootlen > 0 && strncmp(ef->path, ef->root, rootlen) == 0 &&
+               ef->path[rootlen] == '/';
+  if (snprintf(dir, sizeof dir, "%s/usr/lib/debug", ef->root) >= (int)sizeof dir)
+    return;
+  const char *dirs[1] = {dir};
+  struct debug_search q = {
+      .root = under ? ef->root : "",
+      .path = under ? ef->path + rootlen : ef->path,
+      .build_id = ef->build_id_len > 0 ? ef->build_id : NULL,
+      .build_id_len = ef->build_id_len,
+      .dirs = dirs,
+      .ndirs = 1,
+  };
+  q.link = debug_link(ef, &q.link_crc);
+  ef->debug_path = debug_paths_find(&q, accept_debug, ef);
+  if (ef->debug_path == NULL && ef->debug != NULL) {
+    elf_file_close(ef->debug); /* out of memory for the path */
+    ef->debug = NULL;
   }
-  return false;
 }
 
 /* The debug file, searched for once. */
@@ -455,8 +353,7 @@ static struct elf_file *get_debug(struct elf_file *ef) {
     return NULL;
   if (!ef->debug_tried) {
     ef->debug_tried = true;
-    if (!find_debug_by_build_id(ef))
-      find_debug_by_link(ef);
+    find_debug(ef);
   }
   return ef->debug;
 }
@@ -566,52 +463,12 @@ int elf_file_read(struct elf_file *ef, uint64_t addr, void *buf, size_t len) {
   return -1;
 }
 
-/* How a segment is mapped: the loader (kernel or ld.so) maps the file
- * pages of a PT_LOAD segment at page granularity,
- *
- *     mmap(PAGE_DOWN(bias + p_vaddr), ..., offset = PAGE_DOWN(p_offset))
- *
- * which works because p_vaddr and p_offset are congruent modulo the page
- * size. Within the segment, the byte at file offset o is at run-time
- * address bias + p_vaddr + (o - p_offset); this holds for the page-rounded
- * start too, and for any later piece of the segment that became a mapping
- * of its own (mprotect of RELRO splits the mapping). The mapping begins
- * with the byte at file offset map_offset, at address map_start, so
- *
- *     map_start = bias + p_vaddr + (map_offset - p_offset)
- *     bias      = map_start - (p_vaddr - (p_offset - map_offset))
- *
- * The segment is the one whose page-rounded file range
- * [PAGE_DOWN(p_offset), PAGE_UP(p_offset + p_filesz)) holds map_offset.
- * When two segments share a page, a mapping that starts on that page is
- * the mapping of the later segment (the earlier one's mapping starts on an
- * earlier page), so the segment with the greatest start wins. */
+/* See load_bias.c. */
 int elf_file_load_bias(struct elf_file *ef, uint64_t map_start,
                        uint64_t map_offset, uint64_t *bias) {
   if (ef == NULL)
     return -1;
   long ps = sysconf(_SC_PAGESIZE);
-  uint64_t page = ps > 0 ? (uint64_t)ps : 4096;
-  const struct load_segment *best = NULL;
-  uint64_t best_start = 0;
-  for (size_t i = 0; i < ef->nloads; i++) {
-    const struct load_segment *s = &ef->loads[i];
-    uint64_t start = s->offset & ~(page - 1);
-    uint64_t end = s->offset + s->filesz; /* no overflow: within the file */
-    if (end > UINT64_MAX - (page - 1))
-      continue;
-    end = (end + page - 1) & ~(page - 1);
-    if (map_offset < start || map_offset >= end)
-      continue;
-    if (best == NULL || start > best_start) {
-      best = s;
-      best_start = start;
-    }
-  }
-  if (best == NULL)
-    return -1;
-  /* Unsigned arithmetic wraps like the addresses do. */
-  if (bias != NULL)
-    *bias = map_start - (best->vaddr - (best->offset - map_offset));
-  return 0;
+  return load_bias(ef->loads, ef->nloads, ps > 0 ? (uint64_t)ps : 4096, map_start,
+                   map_offset, bias);
 }
