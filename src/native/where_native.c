@@ -272,8 +272,8 @@ static void print_thread(struct where *wh, const struct wthread *th) {
     }
   }
   if (!complete && n > 0)
-    fprintf(wh->out, "      %s(the native stack could not be unwound to its end)%s\n", c(wh, C_RED),
-            c(wh, C_RESET));
+    fprintf(wh->out, "      %s(the native stack could not be unwound to its end: %s)%s\n",
+            c(wh, C_RED), unwind_stop_name(why), c(wh, C_RESET));
   if (s != NULL && s->invalid)
     fprintf(wh->out, "      %s:INVALID: (the Python stack could not be read to its end)%s\n",
             c(wh, C_RED), c(wh, C_RESET));
