@@ -106,6 +106,14 @@ static void push_kernel(const struct austinp *a, struct sample *out) {
                                           .end_column = -1});
 }
 
+/* Woven frames, root first. */
+static void push_woven(struct sample *out, const struct woven_frame *w, int n) {
+  for (int i = 0; i < n; i++) {
+    if (w[i].kind == WOVEN_NATIVE) push_native(out, w[i].native);
+    else push_frame(out, *w[i].py);
+  }
+}
+
 /* The frame that marks where native unwinding stopped, root side of the
  * native frames reached: "native:[unwind stopped (<reason>)]:0". Austin
  * readers split a frame at its last two colons: the name has none. Its
@@ -133,15 +141,10 @@ static void push_stopped(struct austinp *a, struct sample *out, int nnative,
   if (n < 0) outer = (int)s->nframes;
   for (int i = 0; i < outer; i++) push_frame(out, s->frames[i]);
   push_stop_mark(out, why);
-  if (n < 0) {
+  if (n < 0)
     for (int i = nnative - 1; i >= 0; i--) push_native(out, &a->native[i]);
-    return;
-  }
-  for (int i = 0; i < n; i++) {
-    const struct woven_frame *f = &a->woven[i];
-    if (f->kind == WOVEN_NATIVE) push_native(out, f->native);
-    else push_frame(out, *f->py);
-  }
+  else
+    push_woven(out, a->woven, n);
 }
 
 /* The sample to write: the Python frames woven into the native stack; or,
@@ -163,28 +166,21 @@ static void emit_woven(struct austinp *a, int nnative, enum unwind_stop why) {
   bool complete = why == UNWIND_COMPLETE && nnative > 0;
   if (!complete && !s->invalid && (nnative > 0 || s->nframes > 0)) {
     push_stopped(a, out, nnative, why);
-    push_kernel(a, out);
-    out->invalid = false;
     a->stopped[why]++;
-    emit_sample(&a->e, out);
-    a->st.samples++;
-    return;
-  }
-  int n = s->invalid ? -1
-                     : weave(a->native, nnative, s->frames, (int)s->nframes,
-                             a->woven, MAX_WOVEN);
-  if (n < 0) {
-    a->unwoven += !s->invalid;
-    for (int i = nnative - 1; i >= 0; i--) push_native(out, &a->native[i]);
+    out->invalid = false;
   } else {
-    for (int i = 0; i < n; i++) {
-      const struct woven_frame *f = &a->woven[i];
-      if (f->kind == WOVEN_NATIVE) push_native(out, f->native);
-      else push_frame(out, *f->py);
+    int n = s->invalid ? -1
+                       : weave(a->native, nnative, s->frames, (int)s->nframes,
+                               a->woven, MAX_WOVEN);
+    if (n < 0) {
+      a->unwoven += !s->invalid;
+      for (int i = nnative - 1; i >= 0; i--) push_native(out, &a->native[i]);
+    } else {
+      push_woven(out, a->woven, n);
     }
+    out->invalid = n < 0 || !complete;
   }
   push_kernel(a, out);
-  out->invalid = n < 0 || !complete;
   emit_sample(&a->e, out);
   a->st.samples++;
   if (out->invalid) a->st.invalid++;
@@ -314,7 +310,7 @@ static void emit_stop_counts(struct austinp *a) {
     if (a->stopped[k] == 0 || len >= sizeof buf) continue;
     int w = snprintf(buf + len, sizeof buf - len, "%s%s=%" PRIu64, len ? "," : "",
                      unwind_stop_name((enum unwind_stop)k), a->stopped[k]);
-    if (w > 0) len += (size_t)w;
+    if (w > 0) len += (size_t)w; /* past the end when cut: the loop ends */
   }
   if (len > 0) emit_footer_metadata(&a->e, "unwind_stopped", "%s", buf);
 }
