@@ -123,16 +123,20 @@ def test_clock_loop_unwinds_through_vdso(austinp_bin, resolve_bin, interp, procs
         leaves += 1
         # The Python frames that called the clock are all there, woven.
         py = [(f.file, f.name, f.line) for f in frames if not f.native]
+        # <module>, main, then the clock function at its clock's line; or
+        # main's own loop condition (a time.monotonic() too).
         calls = {mk["monotonic_call"], mk["time_call"], mk["perf_counter_call"]}
-        assert py[0] == (path, "<module>", mk["main_call"]) and py[1][:2] == (path, "main") \
-            and py[1][2] in calls, py
-        assert py[-1][1] in CLOCKS and py[-1][2] == mk[{"wall": "time", "perf": "perf_counter"}
-                                                        .get(py[-1][1], py[-1][1])], py
+        clocks = {(path, "monotonic", mk["monotonic"]), (path, "wall", mk["time"]),
+                  (path, "perf", mk["perf_counter"])}
+        assert py[0] == (path, "<module>", mk["main_call"]), py
+        assert py[1:] == [(path, "main", mk["loop"])] or (
+            len(py) == 3 and py[1][:2] == (path, "main") and py[1][2] in calls
+            and py[2] in clocks), py
         by_clock.add(py[-1][1])
     assert in_vdso > 0, "no sample in the vDSO"
     # Each clock goes through the vDSO (by its share of the loop, each is
     # in hundreds of samples: none can be missing).
-    assert by_clock == set(CLOCKS), by_clock
+    assert by_clock >= set(CLOCKS), by_clock
 
     # austinp-resolve leaves the vDSO's frames as austinp named them.
     raw, text = runs[0][0], runs[0][1]
@@ -188,4 +192,4 @@ def test_where_names_vdso_frames(austinp_bin, any_interp, procs, tmp_path):
         assert name in every and int(off, 16) >= 0, (f, every)
     k = frames.index(vd[0])
     assert [f for f in frames[k:] if f[0] != "c" or f[2] != "[vdso]"] == [], frames
-    assert any(f[0] == "py" and f[1] in CLOCKS for f in frames[:k]), frames
+    assert any(f[0] == "py" and f[1] in CLOCKS + ("main",) for f in frames[:k]), frames

@@ -34,7 +34,7 @@ def perf(n):
 def main(seconds, ids_file):
     deadline = time.monotonic() + seconds
     write_ids(ids_file)
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # @mark loop
         monotonic(3000)  # @mark monotonic_call
         wall(3000)  # @mark time_call
         perf(3000)  # @mark perf_counter_call
