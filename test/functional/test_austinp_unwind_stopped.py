@@ -50,7 +50,10 @@ def python_part(interp):
 
 def check_stopped_lines(interp, lines):
     """Sample lines (text, or MOJO decoded to text) of the target: those
-    caught in nocfi_spin; each is its Python stack, the marker, the leaf."""
+    caught in nocfi_spin, each its Python stack, the marker, the leaf.
+    (Caught on the loop's first or last instruction, where its return
+    address is on top of the stack, the stack is rightly unwound whole:
+    then it is woven, with the same Python frames.)"""
     want = python_part(interp)
     caught = []
     for line in lines:
@@ -58,8 +61,11 @@ def check_stopped_lines(interp, lines):
         if not frames or not re.match(r"^native@0x[0-9a-f]+:nocfi_spin:\d+$", frames[-1]):
             continue
         assert ":INVALID:" not in frames, line
-        assert frames == want + [MARK, frames[-1]], line
-        caught.append(line)
+        if MARK in frames:
+            assert frames == want + [MARK, frames[-1]], line
+            caught.append(line)
+        else:
+            assert [f for f in frames if not f.startswith("native@")] == want, line
     return caught
 
 
@@ -130,7 +136,10 @@ def test_where_shows_where_unwinding_stopped(austinp_bin, any_interp, procs, tmp
                            universal_newlines=True)
         assert p.returncode == 0, p.stderr
         body = [l.strip() for l in p.stdout.splitlines() if l.startswith("      ")]
-        if body and body[-1].startswith("C  nocfi_spin"):
+        # (On the loop's first or last instruction the stack is unwound
+        # whole, rightly: try again.)
+        if body and body[-1].startswith("C  nocfi_spin") and \
+                "(native unwinding stopped here: no-unwind-info)" in body:
             break
     else:
         pytest.fail("the thread was never caught in nocfi_spin in 40 tries")
