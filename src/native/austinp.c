@@ -55,6 +55,7 @@ struct austinp {
   struct py_thread_ref threads[MAX_THREADS];
   struct sampling_stats st;
   uint64_t unwoven; /* samples whose runs and entries did not match */
+  uint64_t stopped[UNWIND_STOP_KINDS]; /* samples whose native unwind stopped short */
 };
 
 /* One `# map:` line per executable file mapping, so that native
@@ -105,9 +106,52 @@ static void push_kernel(const struct austinp *a, struct sample *out) {
                                           .end_column = -1});
 }
 
-/* The sample to write: the Python frames woven into the native stack or,
- * when they cannot be woven, the native stack alone, marked invalid. */
-static void emit_woven(struct austinp *a, int nnative, bool complete) {
+/* Woven frames, root first. */
+static void push_woven(struct sample *out, const struct woven_frame *w, int n) {
+  for (int i = 0; i < n; i++) {
+    if (w[i].kind == WOVEN_NATIVE) push_native(out, w[i].native);
+    else push_frame(out, *w[i].py);
+  }
+}
+
+/* The frame that marks where native unwinding stopped, root side of the
+ * native frames reached: "native:[unwind stopped (<reason>)]:0". Austin
+ * readers split a frame at its last two colons: the name has none. Its
+ * file is not "native@0x...", so that austinp-resolve leaves it alone. */
+#define MARK_FILE "native"
+static void push_stop_mark(struct sample *out, enum unwind_stop why) {
+  static char names[UNWIND_STOP_KINDS][64];
+  if (names[why][0] == '\0')
+    snprintf(names[why], sizeof names[why], "[unwind stopped (%s)]", unwind_stop_name(why));
+  push_frame(out, (struct sample_frame){.kind = FRAME_PYTHON, .filename = MARK_FILE,
+                                        .name = names[why], .line = 0, .end_line = -1,
+                                        .column = -1, .end_column = -1});
+}
+
+/* A native stack that stops short of its root: the Python frames of the
+ * runs it did not reach (all of them when it reached none), the marker,
+ * then what it reached, with its runs woven when their count allows. The
+ * Python stack is never lost to a failed native unwind. */
+static void push_stopped(struct austinp *a, struct sample *out, int nnative,
+                         enum unwind_stop why) {
+  const struct sample *s = &a->sample;
+  int outer = 0;
+  int n = weave_partial(a->native, nnative, s->frames, (int)s->nframes, a->woven, MAX_WOVEN,
+                        &outer);
+  if (n < 0) outer = (int)s->nframes;
+  for (int i = 0; i < outer; i++) push_frame(out, s->frames[i]);
+  push_stop_mark(out, why);
+  if (n < 0)
+    for (int i = nnative - 1; i >= 0; i--) push_native(out, &a->native[i]);
+  else
+    push_woven(out, a->woven, n);
+}
+
+/* The sample to write: the Python frames woven into the native stack; or,
+ * when the native stack stops short, as push_stopped writes it; or, when
+ * they cannot be woven (or the Python stack could not be read), the
+ * native stack alone, marked invalid. */
+static void emit_woven(struct austinp *a, int nnative, enum unwind_stop why) {
   const struct sample *s = &a->sample;
   struct sample *out = &a->woven_sample;
   out->pid = s->pid;
@@ -119,21 +163,24 @@ static void emit_woven(struct austinp *a, int nnative, bool complete) {
   out->mem_delta = s->mem_delta;
   out->nframes = 0;
   out->truncated = false;
-  int n = s->invalid ? -1
-                     : weave(a->native, nnative, s->frames, (int)s->nframes,
-                             a->woven, MAX_WOVEN);
-  if (n < 0) {
-    a->unwoven += !s->invalid;
-    for (int i = nnative - 1; i >= 0; i--) push_native(out, &a->native[i]);
+  bool complete = why == UNWIND_COMPLETE && nnative > 0;
+  if (!complete && !s->invalid && (nnative > 0 || s->nframes > 0)) {
+    push_stopped(a, out, nnative, why);
+    a->stopped[why]++;
+    out->invalid = false;
   } else {
-    for (int i = 0; i < n; i++) {
-      const struct woven_frame *f = &a->woven[i];
-      if (f->kind == WOVEN_NATIVE) push_native(out, f->native);
-      else push_frame(out, *f->py);
+    int n = s->invalid ? -1
+                       : weave(a->native, nnative, s->frames, (int)s->nframes,
+                               a->woven, MAX_WOVEN);
+    if (n < 0) {
+      a->unwoven += !s->invalid;
+      for (int i = nnative - 1; i >= 0; i--) push_native(out, &a->native[i]);
+    } else {
+      push_woven(out, a->woven, n);
     }
+    out->invalid = n < 0 || !complete;
   }
   push_kernel(a, out);
-  out->invalid = n < 0 || !complete;
   emit_sample(&a->e, out);
   a->st.samples++;
   if (out->invalid) a->st.invalid++;
@@ -149,10 +196,10 @@ static void sample_thread(struct austinp *a, struct native_session *s,
     return;
   a->sample.idle = a->run.want_idle && c->in_wait;
   if (sample_policy_keep(&s->policy, &a->sample)) {
-    bool complete = false;
-    int n = capture_native_stack(s->u, c, a->pcs, a->native, MAX_NATIVE, &complete);
+    enum unwind_stop why;
+    int n = capture_native_stack_why(s->u, c, a->pcs, a->native, MAX_NATIVE, &why);
     announce_mappings(a, s);
-    emit_woven(a, n, complete && n > 0);
+    emit_woven(a, n, why);
   }
   py_code_cache_sweep(&s->p->w.codes);
 }
@@ -252,6 +299,22 @@ static void write_header(struct austinp *a) {
   emit_header_end(&a->e);
 }
 
+/* Footer, before Austin's own entries (which end the profile): how many
+ * samples' native unwinds stopped short, by reason,
+ * "# unwind_stopped: no-unwind-info=3,stack-end=1"; none when none did.
+ * Austin readers ignore metadata they do not know. */
+static void emit_stop_counts(struct austinp *a) {
+  char buf[512];
+  size_t len = 0;
+  for (int k = 0; k < UNWIND_STOP_KINDS; k++) {
+    if (a->stopped[k] == 0 || len >= sizeof buf) continue;
+    int w = snprintf(buf + len, sizeof buf - len, "%s%s=%" PRIu64, len ? "," : "",
+                     unwind_stop_name((enum unwind_stop)k), a->stopped[k]);
+    if (w > 0) len += (size_t)w; /* past the end when cut: the loop ends */
+  }
+  if (len > 0) emit_footer_metadata(&a->e, "unwind_stopped", "%s", buf);
+}
+
 /* After the run, on stderr: how long threads stayed stopped (when asked)
  * and how many samples could not be woven. */
 static void report_counts(struct austinp *a) {
@@ -302,6 +365,7 @@ static int run(const struct options *o) {
 
   int status = 0;
   if (end != END_OUTPUT) {
+    emit_stop_counts(&a);
     emit_footer(&a.e, &a.st);
     if (fflush(a.out) != 0) end = END_OUTPUT;
   }

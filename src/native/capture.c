@@ -139,19 +139,28 @@ static void name_frame(struct unwinder *u, uint64_t pc, bool leaf, const char *p
 
 int capture_native_stack(struct unwinder *u, const struct capture *c, uint64_t *pcs,
                          struct native_frame *out, int max, bool *complete) {
-  *complete = false;
+  enum unwind_stop why;
+  int n = capture_native_stack_why(u, c, pcs, out, max, &why);
+  *complete = why == UNWIND_COMPLETE;
+  return n;
+}
+
+int capture_native_stack_why(struct unwinder *u, const struct capture *c, uint64_t *pcs,
+                             struct native_frame *out, int max, enum unwind_stop *why) {
+  *why = UNWIND_NO_STACK;
   if (!c->stopped || !c->snap_ok) return 0;
-  int n = unwinder_unwind(u, &c->snap, pcs, max, complete);
+  int n = unwinder_unwind_why(u, &c->snap, pcs, max, why);
   for (int i = 0; i < n; i++) {
     /* A return address outside every executable mapping is garbage that
-     * the unwinder took from the stack: the stack ends here, unfinished. */
+     * the unwinder took from the stack: the stack ends here, unfinished
+     * (after a pc without unwind information, that is the reason). */
     const char *path = NULL;
     if (unwinder_mapping(u, pcs[i], &path, NULL, NULL, NULL) != 0) {
-      *complete = false;
+      if (*why != UNWIND_NO_INFO) *why = i == 0 ? UNWIND_NO_INFO : UNWIND_BAD_ADDRESS;
       return i;
     }
     name_frame(u, pcs[i], i == 0, path, &out[i]);
   }
-  if (n <= 0) *complete = false;
+  if (n <= 0 && *why == UNWIND_COMPLETE) *why = UNWIND_ERROR;
   return n < 0 ? 0 : n;
 }

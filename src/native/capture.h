@@ -89,4 +89,9 @@ void capturer_free(struct capturer *c);
 int capture_native_stack(struct unwinder *u, const struct capture *c, uint64_t *pcs,
                          struct native_frame *out, int max, bool *complete);
 
+/* The same, saying why the unwind ended (UNWIND_COMPLETE: at the
+ * outermost frame; UNWIND_NO_STACK: nothing to unwind). */
+int capture_native_stack_why(struct unwinder *u, const struct capture *c, uint64_t *pcs,
+                             struct native_frame *out, int max, enum unwind_stop *why);
+
 #endif

@@ -19,6 +19,7 @@
 #include "unwind.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <libunwind.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@
 #include "eh_frame.h"
 #include "func_syms.h"
 #include "proc_maps.h"
+#include "remote.h"
+#include "vdso.h"
 
 /* libunwind exports this (perf declares it the same way). */
 extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip,
@@ -54,6 +57,10 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 /* A cold part lies in another section (.text.unlikely): an FDE that
  * follows its function's this closely is a neighbour, not a part. */
 #define SPLIT_PART_MIN_GAP 4096
+/* The vDSO's functions without a symbol get a name each: at most this
+ * many (a few on the kernels seen), each "[vdso]+0x<offset>". */
+#define VDSO_UNNAMED_MAX 64
+#define VDSO_NAME_LEN 40
 
 /* DWARF pointer encodings (.eh_frame_hdr). */
 #define DW_EH_PE_omit 0xff
@@ -72,12 +79,14 @@ struct blob {
   uint8_t *data;
 };
 
-/* One mapped file, shared by all its mappings. */
+/* One mapped file, shared by all its mappings; or the vDSO image, read
+ * from the process's memory (vdso set, ef NULL). */
 struct ufile {
   char *path;      /* as the target names it */
   uint64_t inode;
   bool tried;      /* opening was attempted */
   struct elf_file *ef;
+  struct vdso_image *vdso;
   /* .eh_frame_hdr search table (link-time addresses). */
   bool has_table;
   uint64_t hdr_addr, table_addr, fde_count;
@@ -86,6 +95,7 @@ struct ufile {
    * yes, once at load). */
   bool syms_loaded;
   struct func_syms syms;
+  char *fde_names; /* vDSO: names of its unnamed functions, VDSO_NAME_LEN each */
 };
 
 /* The files opened under one root directory (as the processes see their
@@ -127,6 +137,9 @@ struct unwinder {
   uint64_t last_refresh_ns;
   uint64_t refresh_gap_ns; /* backs off while refreshes change nothing */
   size_t last_map; /* lookup hint */
+  /* The vDSO, read from this process once (its own: not shared). */
+  struct ufile *vdso;
+  bool vdso_tried;
 };
 
 /* What the accessors get as their argument. */
@@ -134,6 +147,10 @@ struct uctx {
   struct unwinder *u;
   const struct native_snapshot *s;
   struct user_regs_struct regs; /* a copy: writes go here */
+  /* Why a walk stops, as the accessors saw it. */
+  bool noinfo;          /* find_proc_info found no unwind entry... */
+  uint64_t noinfo_ip;   /* ...last for this pc */
+  bool past_stack;      /* a read beyond the end of the stack copy */
 };
 
 static uint64_t now_ns(void) {
@@ -146,6 +163,8 @@ static uint64_t now_ns(void) {
 
 static void file_free(struct ufile *f) {
   if (f == NULL) return;
+  vdso_image_free(f->vdso);
+  free(f->fde_names);
   for (size_t i = 0; i < 2; i++) free(f->blobs[i].data);
   func_syms_free(&f->syms);
   elf_file_close(f->ef);
@@ -220,15 +239,28 @@ static ssize_t file_get(struct unwinder *u, const char *path, uint64_t inode) {
   return (ssize_t)u->nuses++;
 }
 
+/* The contents of a file or of the vDSO image. */
+static bool file_readable(const struct ufile *f) { return f->ef != NULL || f->vdso != NULL; }
+
+static int file_section(struct ufile *f, const char *name, uint64_t *addr, uint64_t *size) {
+  if (f->vdso != NULL) return vdso_image_section(f->vdso, name, addr, size);
+  return elf_file_section(f->ef, name, addr, size);
+}
+
+static int file_read(struct ufile *f, uint64_t addr, void *buf, size_t len) {
+  if (f->vdso != NULL) return vdso_image_read_at(f->vdso, addr, buf, len);
+  return elf_file_read(f->ef, addr, buf, len);
+}
+
 /* Keep a section's contents in memory (link-time address and size). */
 static void cache_section(struct ufile *f, const char *name, struct blob *b) {
   uint64_t addr, size;
-  if (elf_file_section(f->ef, name, &addr, &size) != 0 || size == 0 ||
+  if (file_section(f, name, &addr, &size) != 0 || size == 0 ||
       size > SECTION_CACHE_MAX)
     return;
   uint8_t *data = malloc(size);
   if (data == NULL) return;
-  if (elf_file_read(f->ef, addr, data, size) != 0) {
+  if (file_read(f, addr, data, size) != 0) {
     free(data);
     return;
   }
@@ -314,6 +346,47 @@ static bool file_open(struct unwinder *u, struct ufile *f,
   return true;
 }
 
+/* The vDSO of this process (m is its mapping), read from its memory the
+ * first time it is seen; its use index, -1 when it cannot be read. Its
+ * contents are the same for every process of one kernel, but each
+ * unwinder reads its own target's (never trusting another's). */
+static ssize_t vdso_use(struct unwinder *u, const struct proc_map *m) {
+  if (!u->vdso_tried) {
+    u->vdso_tried = true;
+    struct remote *r = remote_open_pid(u->pid);
+    struct vdso_image *img = r != NULL ? vdso_image_read(r, m->start, m->end) : NULL;
+    if (r != NULL) remote_close(r);
+    struct ufile *f = img != NULL ? calloc(1, sizeof *f) : NULL;
+    if (f == NULL || (f->path = strdup(VDSO_MAPPING)) == NULL) {
+      free(f);
+      vdso_image_free(img);
+      return -1;
+    }
+    f->tried = true;
+    f->vdso = img;
+    cache_section(f, ".eh_frame_hdr", &f->blobs[0]);
+    cache_section(f, ".eh_frame", &f->blobs[1]);
+    parse_eh_frame_hdr(f);
+    u->vdso = f;
+  }
+  if (u->vdso == NULL) return -1;
+  for (size_t i = 0; i < u->nuses; i++)
+    if (u->uses[i].f == u->vdso) return (ssize_t)i;
+  if (u->nuses == u->uses_cap) {
+    size_t cap = u->uses_cap ? 2 * u->uses_cap : 16;
+    struct ufile_use *p = realloc(u->uses, cap * sizeof *p);
+    if (p == NULL) return -1;
+    u->uses = p;
+    u->uses_cap = cap;
+  }
+  u->uses[u->nuses] = (struct ufile_use){u->vdso, 0};
+  return (ssize_t)u->nuses++;
+}
+
+static bool is_vdso(const struct proc_map *m) {
+  return m->vdso && m->inode == 0 && m->perms[2] == 'x';
+}
+
 /* ---- maps ------------------------------------------------------------- */
 
 static void maps_clear(struct unwinder *u) {
@@ -342,7 +415,15 @@ static int maps_refresh(struct unwinder *u) {
     um->offset = m->offset;
     um->exec = m->perms[2] == 'x';
     ssize_t use;
-    if (m->path != NULL && m->inode != 0 && (use = file_get(u, m->path, m->inode)) >= 0) {
+    if (is_vdso(m)) {
+      if ((use = vdso_use(u, m)) >= 0) {
+        um->use = (size_t)use;
+        um->file = u->vdso;
+        um->bias = vdso_image_bias(u->vdso->vdso, um->start);
+        um->bias_ok = um->bias_known = true;
+      }
+    } else if (m->path != NULL && m->inode != 0 &&
+               (use = file_get(u, m->path, m->inode)) >= 0) {
       um->use = (size_t)use;
       um->file = u->uses[use].f;
       /* Open eagerly the files with code: unwind tables and bias are
@@ -355,7 +436,7 @@ static int maps_refresh(struct unwinder *u) {
    * proc_map is gone by then), so open them now when cheap to do. */
   for (size_t i = 0; i < n; i++) {
     struct umap *um = &maps[i];
-    if (um->file == NULL) continue;
+    if (um->file == NULL || um->file->vdso != NULL) continue;
     if (!um->file->tried) file_open(u, um->file, &pm.maps[i]);
     if (um->file->ef != NULL) {
       um->bias_ok =
@@ -409,7 +490,7 @@ static struct umap *map_find_pc(struct unwinder *u, uint64_t pc) {
 
 /* A usable file mapping with a known bias. */
 static bool map_usable(const struct umap *m) {
-  return m != NULL && m->file != NULL && m->file->ef != NULL && m->bias_ok;
+  return m != NULL && m->file != NULL && file_readable(m->file) && m->bias_ok;
 }
 
 /* ---- accessors -------------------------------------------------------- */
@@ -419,7 +500,11 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip,
                               void *arg) {
   struct uctx *c = arg;
   struct umap *m = map_find_pc(c->u, ip);
-  if (!map_usable(m) || !m->exec || !m->file->has_table) return -UNW_ENOINFO;
+  if (!map_usable(m) || !m->exec || !m->file->has_table) {
+    c->noinfo = true;
+    c->noinfo_ip = ip;
+    return -UNW_ENOINFO;
+  }
   struct ufile *f = m->file;
   unw_dyn_info_t di;
   memset(&di, 0, sizeof di);
@@ -431,7 +516,12 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip,
   di.u.rti.table_data = f->table_addr + m->bias;
   /* In words: each entry is two 32-bit values. */
   di.u.rti.table_len = f->fde_count * 8 / sizeof(unw_word_t);
-  return dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+  int rc = dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+  if (rc == -UNW_ENOINFO) {
+    c->noinfo = true;
+    c->noinfo_ip = ip;
+  }
+  return rc;
 }
 
 static void acc_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi,
@@ -472,12 +562,18 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
   }
   /* A file-backed mapping: the file's contents. */
   struct umap *m = map_find(c->u, addr);
-  if (!map_usable(m)) return -UNW_EINVAL;
+  if (!map_usable(m)) {
+    /* Above the copy: the frame's caller is in the part not copied. */
+    if (s->stack != NULL && addr >= s->stack_addr + s->stack_len &&
+        addr - (s->stack_addr + s->stack_len) < (64u << 20))
+      c->past_stack = true;
+    return -UNW_EINVAL;
+  }
   struct ufile *f = m->file;
   uint64_t link = addr - m->bias;
   for (size_t i = 0; i < 2; i++)
     if (blob_read(&f->blobs[i], link, val, n)) return 0;
-  if (elf_file_read(f->ef, link, val, n) != 0) return -UNW_EINVAL;
+  if (file_read(f, link, val, n) != 0) return -UNW_EINVAL;
   return 0;
 }
 
@@ -599,35 +695,69 @@ void unwinder_free(struct unwinder *u) {
   maps_clear(u);
   free(u->uses);
   file_set_put(u->files);
+  file_free(u->vdso);
   free(u);
+}
+
+const char *unwind_stop_name(enum unwind_stop why) {
+  static const char *const names[UNWIND_STOP_KINDS] = {
+      [UNWIND_COMPLETE] = "complete",     [UNWIND_NO_INFO] = "no-unwind-info",
+      [UNWIND_STACK_END] = "stack-end",   [UNWIND_BAD_ADDRESS] = "bad-return-address",
+      [UNWIND_TOO_DEEP] = "too-deep",     [UNWIND_NO_STACK] = "no-stack",
+      [UNWIND_ERROR] = "unwind-error",
+  };
+  return (unsigned)why < UNWIND_STOP_KINDS ? names[why] : "unwind-error";
+}
+
+/* Why a walk that ended short at pc stopped, from what the accessors saw.
+ * A pc without unwind information anywhere in the walk is the reason even
+ * when libunwind went on past it (its frame-pointer guess), since what
+ * follows it is a guess. */
+static enum unwind_stop stop_reason(const struct uctx *c) {
+  if (c->noinfo) return UNWIND_NO_INFO;
+  if (c->past_stack) return UNWIND_STACK_END;
+  return UNWIND_ERROR;
 }
 
 /* Unwind from the registers regs over the snapshot s. */
 static int unwind_from(struct unwinder *u, const struct native_snapshot *s,
                        const struct user_regs_struct *regs, uint64_t *pcs, int max,
-                       bool *done) {
+                       enum unwind_stop *why) {
   int n = 0;
-  *done = false;
   struct uctx c = {.u = u, .s = s, .regs = *regs};
   unw_cursor_t cur;
   if (unw_init_remote(&cur, u->as, &c) < 0) {
     pcs[n++] = regs->rip;
+    *why = stop_reason(&c);
     return n;
   }
   for (;;) {
     unw_word_t ip;
-    if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0) break;
+    if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0) {
+      *why = stop_reason(&c);
+      break;
+    }
     pcs[n++] = ip;
-    if (n >= max) break;
+    if (n >= max) {
+      *why = UNWIND_TOO_DEEP;
+      break;
+    }
     int r = unw_step(&cur);
     if (r == 0) {
       /* The outermost frame (CFI marks the return address undefined):
-       * only believable when that frame is code of a mapped file. */
+       * only believable when that frame is code of a mapped file, and
+       * when its CFI said so: libunwind also ends a walk when, finding no
+       * CFI, it finds no frame pointer either (rbp 0). */
       struct umap *m = map_find(u, ip);
-      *done = m != NULL && m->exec && m->file != NULL;
+      bool guessed = c.noinfo && (c.noinfo_ip == ip || c.noinfo_ip + 1 == ip);
+      *why = m != NULL && m->exec && m->file != NULL && !guessed ? UNWIND_COMPLETE
+                                                                 : stop_reason(&c);
       break;
     }
-    if (r < 0) break;
+    if (r < 0) {
+      *why = stop_reason(&c);
+      break;
+    }
   }
   return n;
 }
@@ -670,15 +800,15 @@ static bool frameless_leaf(struct unwinder *u, const struct native_snapshot *s,
   return true;
 }
 
-int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
-                    uint64_t *pcs, int max, bool *complete) {
-  bool done = false;
-  if (complete != NULL) *complete = false;
+int unwinder_unwind_why(struct unwinder *u, const struct native_snapshot *s,
+                        uint64_t *pcs, int max, enum unwind_stop *why) {
+  enum unwind_stop stop = UNWIND_NO_STACK;
+  if (why != NULL) *why = stop;
   if (u == NULL || s == NULL || pcs == NULL || max <= 0) return 0;
   if (map_find(u, s->regs.rip) == NULL && s->regs.rip >= 4096 &&
       now_ns() - u->last_refresh_ns >= LEAF_REFRESH_MIN_NS)
     maps_refresh(u);
-  int n = unwind_from(u, s, &s->regs, pcs, max, &done);
+  int n = unwind_from(u, s, &s->regs, pcs, max, &stop);
   /* From a leaf without unwind information libunwind stops, or guesses
    * on from the frame pointer, which such a stub did not set: one frame
    * more that goes nowhere (glibc 2.31's clone), or an end that passes for
@@ -688,16 +818,24 @@ int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
    * the leaf. */
   struct user_regs_struct caller;
   if (max > 1 && frameless_leaf(u, s, &caller)) {
-    bool from_caller_done;
-    int m = 1 + unwind_from(u, s, &caller, pcs + 1, max - 1, &from_caller_done);
-    if (from_caller_done || n == 1) {
+    enum unwind_stop from_caller;
+    int m = 1 + unwind_from(u, s, &caller, pcs + 1, max - 1, &from_caller);
+    if (from_caller == UNWIND_COMPLETE || n == 1) {
       n = m;
-      done = from_caller_done;
+      stop = from_caller;
     } else {
-      n = unwind_from(u, s, &s->regs, pcs, max, &done); /* the guess again */
+      n = unwind_from(u, s, &s->regs, pcs, max, &stop); /* the guess again */
     }
   }
-  if (complete != NULL) *complete = done;
+  if (why != NULL) *why = stop;
+  return n;
+}
+
+int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
+                    uint64_t *pcs, int max, bool *complete) {
+  enum unwind_stop why;
+  int n = unwinder_unwind_why(u, s, pcs, max, &why);
+  if (complete != NULL) *complete = why == UNWIND_COMPLETE;
   return n;
 }
 
@@ -764,10 +902,46 @@ static void add_split_parts(struct ufile *f) {
   func_syms_sort(&f->syms);
 }
 
+/* The vDSO's functions that no symbol names: the static helpers that its
+ * exported functions call (the clock read, where time.monotonic() loops
+ * are caught). Each FDE starts a function: one not covered by a symbol is
+ * named after its offset in the image, "[vdso]+0x7a0", the same in every
+ * sample, so that its samples add up under one name. */
+static void add_vdso_unnamed(struct ufile *f) {
+  const struct eh_section hdr = {f->blobs[0].data, f->blobs[0].addr, f->blobs[0].size};
+  const struct eh_section eh = {f->blobs[1].data, f->blobs[1].addr, f->blobs[1].size};
+  if (!f->has_table || eh.data == NULL || f->fde_count > VDSO_UNNAMED_MAX ||
+      (f->fde_names = calloc(f->fde_count, VDSO_NAME_LEN)) == NULL)
+    return;
+  /* parse_eh_frame_hdr checked that the table lies in the section. */
+  const uint8_t *t = hdr.data + (f->table_addr - hdr.addr);
+  size_t before = f->syms.n;
+  for (uint64_t i = 0; i < f->fde_count; i++) {
+    int32_t rel;
+    memcpy(&rel, t + 8 * i + 4, 4);
+    uint64_t start, end;
+    if (eh_frame_fde_range(&eh, hdr.addr + (uint64_t)(int64_t)rel, &start, &end) != 0 ||
+        func_syms_at(&f->syms, start) != NULL || func_syms_at(&f->syms, end - 1) != NULL)
+      continue;
+    char *name = f->fde_names + i * VDSO_NAME_LEN;
+    snprintf(name, VDSO_NAME_LEN, "%s+0x%" PRIx64, VDSO_MAPPING,
+             vdso_image_offset(f->vdso, start));
+    func_syms_add(&f->syms, name, start, end - start);
+  }
+  if (f->syms.n != before) func_syms_sort(&f->syms);
+}
+
 static void load_symbols(struct ufile *f, unwinder_classifier classify) {
   f->syms_loaded = true;
-  if (f->ef == NULL) return;
-  func_syms_load(&f->syms, f->ef);
+  if (f->vdso != NULL) {
+    vdso_image_each_function(f->vdso, func_syms_collect, &f->syms);
+    func_syms_sort(&f->syms);
+    add_vdso_unnamed(f);
+  } else if (f->ef != NULL) {
+    func_syms_load(&f->syms, f->ef);
+  } else {
+    return;
+  }
   for (size_t i = 0; classify != NULL && i < f->syms.n; i++)
     f->syms.v[i].marked = classify(f->syms.v[i].name);
   if (classify != NULL && f->syms.n > 0) add_split_parts(f);

@@ -37,6 +37,27 @@ void unwinder_free(struct unwinder *u);
 int unwinder_unwind(struct unwinder *u, const struct native_snapshot *s,
                     uint64_t *pcs, int max, bool *complete);
 
+/* Why a walk ended. austinp writes the name of each reason but the first
+ * in the marker frame of a sample whose native stack stops short, and
+ * counts them in its footer (man/austinp.1). */
+enum unwind_stop {
+  UNWIND_COMPLETE = 0, /* the outermost frame, in mapped code */
+  UNWIND_NO_INFO,      /* a pc without unwind information (no FDE) */
+  UNWIND_STACK_END,    /* the copy of the stack ended (a deep stack) */
+  UNWIND_BAD_ADDRESS,  /* a return address outside every mapped code */
+  UNWIND_TOO_DEEP,     /* more frames than the caller can take */
+  UNWIND_NO_STACK,     /* no registers or stack copy to unwind from */
+  UNWIND_ERROR,        /* libunwind gave up otherwise */
+  UNWIND_STOP_KINDS
+};
+
+/* "no-unwind-info", "stack-end", ...: no ':' ';' ',' '=' or space in them. */
+const char *unwind_stop_name(enum unwind_stop why);
+
+/* unwinder_unwind, saying why the walk ended. */
+int unwinder_unwind_why(struct unwinder *u, const struct native_snapshot *s,
+                        uint64_t *pcs, int max, enum unwind_stop *why);
+
 /* The mapped file that holds pc: its path as the target names it, the
  * start and end of its executable mapping and its load bias. -1 if none. */
 int unwinder_mapping(struct unwinder *u, uint64_t pc, const char **path,

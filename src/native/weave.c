@@ -62,3 +62,24 @@ int weave(const struct native_frame *native, int nnative,
   }
   return n;
 }
+
+int weave_partial(const struct native_frame *native, int nnative,
+                  const struct sample_frame *py, int npy, struct woven_frame *out,
+                  int max, int *outer) {
+  int runs = count_runs(native, nnative), entries = count_entries(py, npy);
+  *outer = 0;
+  if (runs > entries + 1) return -1;
+  /* The runs reached take the last entries' frames. (A partial stack
+   * cannot tell a bare innermost run from one run missed at the root:
+   * when the counts allow both, the runs are taken as all entered.) */
+  int skip = entries - runs, k = 0;
+  if (runs == 0) {
+    k = npy;
+  } else if (skip > 0) {
+    for (int seen = 0; k < npy; k++)
+      if (py[k].entry && seen++ == skip) break;
+  }
+  int n = weave(native, nnative, py + k, npy - k, out, max);
+  if (n >= 0) *outer = k;
+  return n;
+}

@@ -44,6 +44,18 @@ int weave(const struct native_frame *native, int nnative,
           const struct sample_frame *py, int npy, struct woven_frame *out,
           int max);
 
+/* Weave a native stack that stops short of its root (the unwinder could
+ * not go on): its runs of the evaluation loop are the innermost ones, so
+ * they take the Python frames of the last entries; the Python frames of
+ * the runs it did not reach (*outer of them, from py[0]) belong above the
+ * point where native unwinding stopped, and are not in `out`. With no run
+ * in the native stack, *outer is npy. Returns the number of frames written
+ * (the woven part, root first), -1 when the runs cannot be matched (more
+ * runs than entries and the innermost one bare, or out too small). */
+int weave_partial(const struct native_frame *native, int nnative,
+                  const struct sample_frame *py, int npy, struct woven_frame *out,
+                  int max, int *outer);
+
 /* Is a function of this name part of the evaluation loop? Called once per
  * symbol when symbol tables are built, never per sample. */
 bool weave_is_eval_symbol(const char *name);

@@ -149,7 +149,10 @@ static void print_resolved(void *arg, const struct resolver_frame *f) {
 static void print_native(struct where *wh, const struct native_frame *f, bool leaf) {
   const char *path = NULL;
   uint64_t start = 0;
-  if (unwinder_mapping(wh->cur->s->u, f->pc, &path, &start, NULL, NULL) == 0 && path != NULL) {
+  /* A special mapping ("[vdso]", read from the target's memory) is no
+   * file the resolver could open: its symbol is all there is. */
+  if (unwinder_mapping(wh->cur->s->u, f->pc, &path, &start, NULL, NULL) == 0 && path != NULL &&
+      path[0] != '[') {
     struct resolver *r = resolver_for(wh, path);
     struct frame_print fp = {wh, path, f->name, 0};
     if (r != NULL && resolver_frames(r, path, start, f->pc, !leaf, print_resolved, &fp) > 0)
@@ -214,14 +217,44 @@ static void print_thread_head(struct where *wh, const struct wthread *th) {
   fputc('\n', wh->out);
 }
 
+static void print_woven(struct where *wh, int nw) {
+  for (int i = 0; i < nw; i++) {
+    const struct woven_frame *f = &wh->woven[i];
+    if (f->kind == WOVEN_PYTHON) print_python(wh, f->py);
+    else print_native(wh, f->native, f->native == &wh->native[0]);
+  }
+}
+
+/* A native stack that stops short of its root, with the Python frames:
+ * those of the runs it did not reach, where it stopped, and what it
+ * reached, woven when the runs allow (as the sampler writes it). */
+static void print_stopped(struct where *wh, const struct sample *s, int n, enum unwind_stop why) {
+  int outer = 0;
+  int nw = weave_partial(wh->native, n, s->frames, (int)s->nframes, wh->woven, WHERE_MAX_WOVEN,
+                         &outer);
+  if (nw < 0) outer = (int)s->nframes;
+  for (int i = 0; i < outer; i++) print_python(wh, &s->frames[i]);
+  fprintf(wh->out, "      %s(native unwinding stopped here: %s)%s\n", c(wh, C_RED),
+          unwind_stop_name(why), c(wh, C_RESET));
+  if (nw >= 0) print_woven(wh, nw);
+  else
+    for (int i = n - 1; i >= 0; i--) print_native(wh, &wh->native[i], i == 0);
+}
+
 /* Root first, as a traceback reads: the woven stack when the Python
  * frames fit the native ones, else both, apart. */
 static void print_thread(struct where *wh, const struct wthread *th) {
   print_thread_head(wh, th);
-  bool complete = false;
-  int n = capture_native_stack(wh->cur->s->u, &th->cap, wh->pcs, wh->native, WHERE_MAX_NATIVE,
-                               &complete);
+  enum unwind_stop why;
+  int n = capture_native_stack_why(wh->cur->s->u, &th->cap, wh->pcs, wh->native,
+                                   WHERE_MAX_NATIVE, &why);
+  bool complete = why == UNWIND_COMPLETE && n > 0;
   const struct sample *s = th->py != NULL && th->cap.py_rc == 0 ? th->py : NULL;
+  if (!complete && th->cap.stopped && s != NULL && !s->invalid && (n > 0 || s->nframes > 0)) {
+    print_stopped(wh, s, n, why);
+    print_kernel(wh, &th->cap);
+    return;
+  }
   int nw = s != NULL && !s->invalid && n > 0
                ? weave(wh->native, n, s->frames, (int)s->nframes, wh->woven, WHERE_MAX_WOVEN)
                : -1;
@@ -241,8 +274,8 @@ static void print_thread(struct where *wh, const struct wthread *th) {
     }
   }
   if (!complete && n > 0)
-    fprintf(wh->out, "      %s(the native stack could not be unwound to its end)%s\n", c(wh, C_RED),
-            c(wh, C_RESET));
+    fprintf(wh->out, "      %s(the native stack could not be unwound to its end: %s)%s\n",
+            c(wh, C_RED), unwind_stop_name(why), c(wh, C_RESET));
   if (s != NULL && s->invalid)
     fprintf(wh->out, "      %s:INVALID: (the Python stack could not be read to its end)%s\n",
             c(wh, C_RED), c(wh, C_RESET));

@@ -60,15 +60,18 @@ static struct session_maps *maps_of(struct session *s, int64_t pid, bool create)
 static struct session_file *file_of(struct session *s, const char *path) {
   for (size_t i = 0; i < s->nfiles; i++)
     if (strcmp(s->files[i]->path, path) == 0) return s->files[i];
-  struct resolver_file *rf = resolver_file(s->r, path);
-  if (rf == NULL) return NULL;
+  /* The vDSO is no file: austinp named its frames from the image in the
+   * target's memory, and they are kept as they are (no resolver file). */
+  bool vdso = strcmp(path, SESSION_VDSO) == 0;
+  struct resolver_file *rf = vdso ? NULL : resolver_file(s->r, path);
+  if (rf == NULL && !vdso) return NULL;
   struct session_file **fs = realloc(s->files, (s->nfiles + 1) * sizeof *fs);
   if (fs == NULL) return NULL;
   s->files = fs;
   struct session_file *f = calloc(1, sizeof *f);
   if (f == NULL) return NULL;
   f->rf = rf;
-  f->path = resolver_file_path(rf);
+  f->path = vdso ? SESSION_VDSO : resolver_file_path(rf);
   s->files[s->nfiles++] = f;
   return f;
 }
@@ -153,7 +156,8 @@ enum session_map_status session_add_map_spec(struct session *s, const char *spec
   if (q == NULL || q == end || *q != '-') return SESSION_MAP_BAD_START;
   q = session_parse_hex(q + 1, end, &hi);
   if (q == NULL || q == end || *q != ' ') return SESSION_MAP_BAD_END;
-  if (q + 1 >= end || q[1] != '/') return SESSION_MAP_NO_PATH;
+  if (q + 1 >= end || (q[1] != '/' && strcmp(q + 1, SESSION_VDSO) != 0))
+    return SESSION_MAP_NO_PATH;
   if (lo >= hi) return SESSION_MAP_EMPTY;
   return session_add_map(s, pid, lo, hi, q + 1);
 }
@@ -165,7 +169,7 @@ const char *session_map_error(enum session_map_status st) {
   case SESSION_MAP_TOO_MANY: return "too many mappings or files at";
   case SESSION_MAP_BAD_START: return "bad hexadecimal start in";
   case SESSION_MAP_BAD_END: return "bad hexadecimal end in";
-  case SESSION_MAP_NO_PATH: return "no absolute path in";
+  case SESSION_MAP_NO_PATH: return "no absolute path (nor [vdso]) in";
   case SESSION_MAP_EMPTY: return "empty mapping (start not below end) in";
   case SESSION_MAP_BAD_PID: return "bad process id (P<decimal> expected) in";
   }
@@ -211,7 +215,9 @@ int session_resolve(struct session *s, const struct session_map *m, uint64_t pc,
                     bool is_return_address, resolver_frame_cb cb, void *arg) {
   struct session_file *f = m->file;
   struct counting c = {cb, arg, false};
-  int n = resolver_file_frames(s->r, f->rf, m->lo, pc, is_return_address, count_cb, &c);
+  int n = f->rf == NULL ? 0
+                        : resolver_file_frames(s->r, f->rf, m->lo, pc, is_return_address,
+                                               count_cb, &c);
   s->frames++;
   f->frames++;
   if (n <= 0) {
@@ -234,8 +240,8 @@ void session_summary(const struct session *s, FILE *out, const char *prefix) {
           prefix, s->frames, s->lines, s->names, s->kept);
   for (size_t i = 0; i < s->nfiles; i++) {
     const struct session_file *f = s->files[i];
+    if (f->frames == 0 || f->rf == NULL) continue;
     enum resolver_file_state st = resolver_file_state(f->rf);
-    if (f->frames == 0) continue;
     if (st == RESOLVER_FILE_MISSING)
       fprintf(out, "%s: cannot read %s (%" PRIu64 " frames kept)\n", prefix, f->path, f->frames);
     else if (st == RESOLVER_FILE_NO_DEBUG)

@@ -86,6 +86,10 @@ const char *session_map_error(enum session_map_status st);
  * or end: the end of the digits, NULL when there are none or too many. */
 const char *session_parse_hex(const char *p, const char *end, uint64_t *v);
 
+/* The one mapping announced by a name that is no path: the kernel's vDSO
+ * ("# map: LO-HI [vdso]"); its frames are austinp's names, kept. */
+#define SESSION_VDSO "[vdso]"
+
 /* The prefix of a native frame's file (austinp): native@0x<pc>. */
 #define SESSION_NATIVE "native@0x"
 

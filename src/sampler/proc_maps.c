@@ -27,6 +27,8 @@ static int parse_line(const char *line, struct proc_map *m) {
   m->inode = inode;
   memcpy(m->perms, perms, sizeof m->perms);
   m->path = NULL;
+  m->vdso = path_at > 0 && strncmp(line + path_at, "[vdso]", 6) == 0 &&
+            (line[path_at + 6] == '\0' || line[path_at + 6] == '\n');
   if (path_at > 0 && line[path_at] == '/') {
     m->path = strdup(line + path_at);
     if (m->path == NULL) return -1;

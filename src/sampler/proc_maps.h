@@ -2,6 +2,7 @@
 #ifndef PROC_MAPS_H
 #define PROC_MAPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -11,6 +12,7 @@ struct proc_map {
   uint64_t inode;
   char perms[5];  /* "r-xp" */
   char *path;     /* as the target sees it; NULL for anonymous mappings */
+  bool vdso;      /* the kernel's "[vdso]" (path NULL: it is no file) */
 };
 
 struct proc_maps {

@@ -20,7 +20,8 @@ from test_children import CHILDREN, read_ids
 from test_resolve import RESOLVE
 from test_where_native import parse_where
 
-MAP_RE = re.compile(r"^# map: P(\d+) ([0-9a-f]+)-([0-9a-f]+) (/.+)$")
+MAP_RE = re.compile(r"^# map: P(\d+) ([0-9a-f]+)-([0-9a-f]+) (/.+|\[vdso\])$")
+STOP_RE = re.compile(r"^native:\[unwind stopped \(([a-z-]+)\)\]:0$")
 SAMPLE_RE = re.compile(r"^P(\d+);T(\d+):(\d+)((?:;[^;]+)*) (\d+)$")
 SHORT = ["pyenv-3.12", "debian-3.11", "sid-3.14"]
 
@@ -57,9 +58,12 @@ def parse(text):
         m = re.match(r"^# (\w+): (.+)$", lines[i])
         assert m and m.group(1) == key, lines[i]
     assert lines[3] == "# multiprocess: on", lines[3]
-    assert lines[-5] == "" and lines[-1].startswith("# errors: "), lines[-5:]
+    # austinp's count of the samples whose native unwind stopped short
+    # comes before Austin's four footer entries, when there are any.
+    foot = 6 if lines[-5].startswith("# unwind_stopped: ") else 5
+    assert lines[-foot] == "" and lines[-1].startswith("# errors: "), lines[-foot:]
     maps, by_pid, blank = {}, {}, False
-    for line in lines[5:-5]:
+    for line in lines[5:-foot]:
         if line == "":
             assert not blank, "two blank lines"
             blank = True
@@ -76,7 +80,12 @@ def parse(text):
         pid = int(m.group(1))
         raw = m.group(4)[1:].split(";") if m.group(4) else []
         invalid = bool(raw) and raw[-1] == ":INVALID:"
-        frames = [Frame(f) for f in (raw[:-1] if invalid else raw)]
+        if invalid:
+            raw = raw[:-1]
+        # A stack whose native unwind stopped short is not woven: counted
+        # with the invalid ones here.
+        invalid = invalid or any(STOP_RE.match(f) for f in raw)
+        frames = [Frame(f) for f in raw if not STOP_RE.match(f)]
         own = maps.get(pid, [])
         for f in frames:
             if f.native:

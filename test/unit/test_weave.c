@@ -102,6 +102,47 @@ static void innermost_run_entering(void **state) {
   assert_int_equal(out[1].kind, WOVEN_NATIVE);
 }
 
+/* A native stack that stops short (leaf first, no root): its runs are the
+ * innermost ones and take the last entries' frames; the Python frames of
+ * the runs not reached are left for above the marker. */
+static void partial_stack(void **state) {
+  (void)state;
+  /* Python: <module> (entry), f; then g (entry, a run called from C), h. */
+  struct sample_frame py[] = {P("<module>", true), P("f", false), P("g", true), P("h", false)};
+  struct woven_frame out[16];
+  int outer = -1;
+  /* The unwind reached the innermost run only: g and h are woven, the
+   * frames of the outer run are not. */
+  struct native_frame one_run[] = {N("leaf"), E("_PyEval_EvalFrameDefault"), N("builtin_map")};
+  int n = weave_partial(one_run, 3, py, 4, out, 16, &outer);
+  assert_int_equal(outer, 2);
+  assert_int_equal(n, 4);
+  const char *want[] = {"builtin_map", "g", "h", "leaf"};
+  for (int i = 0; i < n; i++)
+    assert_string_equal(out[i].kind == WOVEN_PYTHON ? out[i].py->name : out[i].native->symbol,
+                        want[i]);
+  /* It reached no run (a leaf without unwind information): every Python
+   * frame is outer, the native frames stay as they are. */
+  struct native_frame leaf[] = {N("nocfi_spin")};
+  assert_int_equal(weave_partial(leaf, 1, py, 4, out, 16, &outer), 1);
+  assert_int_equal(outer, 4);
+  assert_string_equal(out[0].native->symbol, "nocfi_spin");
+  /* Nothing native at all: the Python frames only. */
+  assert_int_equal(weave_partial(NULL, 0, py, 4, out, 16, &outer), 0);
+  assert_int_equal(outer, 4);
+  /* Both runs reached: woven as a whole stack. */
+  struct native_frame both[] = {E("_PyEval_EvalFrameDefault"), N("call"),
+                                E("_PyEval_EvalFrameDefault"), N("start")};
+  assert_int_equal(weave_partial(both, 4, py, 4, out, 16, &outer), 6);
+  assert_int_equal(outer, 0);
+  /* More runs than entries and one: never woven. */
+  struct native_frame three[] = {E("_PyEval_EvalFrameDefault"), N("a"),
+                                 E("_PyEval_EvalFrameDefault"), N("b"),
+                                 E("_PyEval_EvalFrameDefault")};
+  struct sample_frame one[] = {P("<module>", true)};
+  assert_int_equal(weave_partial(three, 5, one, 1, out, 16, &outer), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(eval_symbols),
@@ -109,6 +150,7 @@ int main(void) {
       cmocka_unit_test(one_frame_per_run),
       cmocka_unit_test(mismatch),
       cmocka_unit_test(innermost_run_entering),
+      cmocka_unit_test(partial_stack),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
