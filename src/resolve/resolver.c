@@ -249,6 +249,15 @@ static void found_add(struct found *fd, bfd *b, const char *file, const char *fu
   fd->n++;
 }
 
+static void found_rename_outermost(struct found *fd, bfd *b, const char *function) {
+  if (fd->n == 0) return;
+  uint32_t last = fd->n - 1;
+  free(fd->demangled[last]);
+  char *d = bfd_demangle(b, function, DMGL_PARAMS | DMGL_ANSI);
+  fd->frames[last].function = d != NULL ? d : function;
+  fd->demangled[last] = d;
+}
+
 /* Everything known of vaddr: from DWARF, the innermost function, then
  * each function it was inlined into; where DWARF names no function, the
  * symbol that holds vaddr. libbfd is given an empty symbol table: with
@@ -270,6 +279,12 @@ static void lookup(struct resolver *r, struct resolver_file *f, uint64_t vaddr,
     found_add(fd, f->dbg, file, function, line);
     while (fd->n < INLINE_MAX && bfd_find_inliner_info(f->dbg, &file, &function, &line))
       found_add(fd, f->dbg, file, function, line);
+    /* The outermost frame is the function that holds vaddr: a symbol
+     * that holds it names it as the linker knows it (C++: the mangled
+     * name, so its parameters), where DWARF may give only the short name
+     * of a static function. */
+    const char *holder = symbol_at(r, f, vaddr);
+    if (holder != NULL) found_rename_outermost(fd, f->dbg, holder);
   } else if ((function = symbol_at(r, f, vaddr)) != NULL) {
     found_add(fd, f->dbg, NULL, function, 0);
   }

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import SID_TARGET_DIR, SRCDIR, marks, wait_ids
+from conftest import ROOT_TARGET_DIR, SRCDIR, marks, wait_ids
 from test_austinp import parse, run, STOP_FOOTER_RE
 from test_resolve import resolve_bin  # noqa: F401 (a fixture)
 
@@ -32,7 +32,7 @@ def nocfi_dir(interp, tmp_path_factory):
         if interp.root is None:
             out = str(tmp_path_factory.mktemp("nocfi-" + interp.label))
         else:
-            out = "%s/nocfi-%s-%d" % (SID_TARGET_DIR, interp.label, os.getpid())
+            out = "%s/nocfi-%s-%d" % (ROOT_TARGET_DIR, interp.label, os.getpid())
         env = dict(os.environ, EXT_NAME="pyaustin_nocfi")
         p = subprocess.run([BUILD_EXT, " ".join(interp.argv), out], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, universal_newlines=True, timeout=120, env=env)

@@ -26,7 +26,7 @@ from test_where_native import parse_where
 BUILD_EXT = os.path.join(SRCDIR, "test", "ext", "build-ext")
 TARGET = "target_many.py"
 NATIVE_RE = re.compile(r"^native@0x([0-9a-f]+):([^:;]+):(\d+)$")
-MAP_RE = re.compile(r"^# map: (?:P\d+ )?([0-9a-f]+)-([0-9a-f]+) (/.+)$")
+MAP_RE = re.compile(r"^# map: (?:P\d+ )?([0-9a-f]+)-([0-9a-f]+) (/.+|\[vdso\])$")
 SAMPLE_RE = re.compile(r"^(P\d+;T[^;]+)((?:;[^;]+)*) (\d+(?:,\S+)?)$")
 # GCC makes these pieces of pyaustin_many.c (the test reports which).
 PIECES = ("split_me.cold", "scaled.constprop", "field_sum.isra", "maybe_heavy.part")
@@ -182,6 +182,8 @@ def sampled_frames(text):
                 continue
             pc = int(fm.group(1), 16)
             lo, _, path = next(x for x in maps if x[0] <= pc < x[1])
+            if path == "[vdso]":
+                continue  # named from the target's image: test_austinp_vdso
             out.append((n, i, pc, fm.group(2), int(fm.group(3)), i == inner - 1, lo, path))
     return out
 
