@@ -135,6 +135,7 @@ static void emit_woven(struct austinp *a, int nnative, bool complete) {
   push_kernel(a, out);
   out->invalid = n < 0 || !complete;
   emit_sample(&a->e, out);
+  sampler_stats_written(&a->st, out);
   a->st.samples++;
   if (out->invalid) a->st.invalid++;
 }
@@ -186,6 +187,7 @@ static enum loop_end run_loop(struct austinp *a) {
   struct native_run *run = &a->run;
   struct sampling_stats *st = &a->st;
   sampler_stats_start(st);
+  st->gc = o->gc;
   uint64_t last = st->start_us - o->interval_us, next = st->start_us;
   enum loop_end end;
 

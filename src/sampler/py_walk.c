@@ -416,6 +416,16 @@ static uint64_t gc_flag_address(struct py_walker *w, uint64_t interp) {
   return 0;
 }
 
+/* -g, one thread at a time (austinp): is the collector of the interpreter
+ * at `interp` (0: unknown) collecting? An unreadable flag says no. */
+static bool gc_collecting(struct py_walker *w, uint64_t interp) {
+  if (interp == 0 && w->rt->layout.runtime_gc_collecting < 0) return false;
+  uint64_t addr = gc_flag_address(w, interp);
+  int32_t collecting = 0;
+  return addr != 0 && remote_read(w->r, addr, &collecting, sizeof collecting) == 0 &&
+         collecting != 0;
+}
+
 /* Every thread state of every interpreter, bounded. Returns the number of
  * thread states visited, or -1 when the runtime cannot be read. */
 static int each_thread(struct py_walker *w, thread_fn fn, void *ctx) {
@@ -553,10 +563,12 @@ int py_walk_thread(struct py_walker *w, const struct py_thread_ref *t,
   if (tlen > sizeof tstate || remote_read(w->r, t->tstate, tstate, tlen) != 0)
     return -1;
   struct interp_view iv = {t->iid, false, {false, false, 0}};
+  uint64_t interp = w->rt->layout.tstate_interp >= 0
+                        ? u64_at(tstate, w->rt->layout.tstate_interp) : 0;
   /* Read now: austinp calls this while the thread is stopped, and whether
    * the thread holds the GIL cannot change meanwhile. */
-  if (w->want_gil && w->rt->layout.tstate_interp >= 0)
-    py_gil_read(w->r, w->rt, u64_at(tstate, w->rt->layout.tstate_interp), &iv.gil);
+  if (w->want_gil && interp != 0) py_gil_read(w->r, w->rt, interp, &iv.gil);
+  iv.gc = gc_collecting(w, interp);
   if (!sample_thread(w, &iv, t->tstate, tstate, s)) return -1;
   return 0;
 }

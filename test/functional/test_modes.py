@@ -253,8 +253,55 @@ def test_gc(austin_bin, interp, tmp_path):
     assert res.returncode == 0, res
     prof = parse_profile(res.stdout)
     assert not any(s.gc for s in prof.samples), "':GC:' without -g"
+    assert "gc" not in prof.footer, "'# gc:' without -g: %r" % prof.footer
     assert any(s.frames and s.frames[-1] == (path, "main", collect_line)
                for s in prof.samples), "the collections were not sampled"
+
+
+class GcSample:
+    def __init__(self, gc, time):
+        self.gc, self.time = gc, time
+
+
+def check_gc_time(gc_us, samples):
+    """Austin 3.7's "# gc:" is the sum of the time metrics of the written
+    samples marked as taken during a collection, in microseconds."""
+    assert gc_us == sum(s.time for s in samples if s.gc), (
+        gc_us, sum(s.time for s in samples if s.gc))
+    assert 0 < gc_us, "no time in the collector for a target that collects"
+
+
+@pytest.mark.parametrize("tool", ["austin", "austinp"])
+def test_gc_time_footer(austin_bin, austinp_bin, interp, tool):
+    """-g: the footer gives the time spent in the collector ("# gc: <us>",
+    after the duration), in text and in MOJO, as Austin 3.7 does."""
+    binary = austinp_bin if tool == "austinp" else austin_bin
+    res = run_austin(["-g", "-i", "1ms", "-t", "5000"] + interp.command(GC, 1.5),
+                     timeout=60, binary=binary)
+    assert res.returncode == 0, res
+    tail = res.stdout.rstrip("\n").split("\n")[-6:]
+    assert tail[0] == "" and tail[1].startswith("# duration: "), tail
+    assert re.fullmatch(r"# gc: \d+", tail[2]), tail
+    if tool == "austin":
+        assert parse_profile(res.stdout).footer["gc"] == tail[2][len("# gc: "):]
+    # austinp's samples carry native frames (and its header maps): only
+    # the marker and the metric matter here.
+    samples = []
+    for line in res.stdout.split("\n"):
+        if line and not line.startswith("#"):
+            stack, metric = line.rsplit(" ", 1)
+            samples.append(GcSample(stack.endswith(";:GC:"), int(metric)))
+    check_gc_time(int(tail[2][len("# gc: "):]), samples)
+
+    res = subprocess.run([binary, "-b", "-g", "-i", "1ms", "-t", "5000"]
+                         + [str(a) for a in interp.command(GC, 1.5)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=60)
+    assert res.returncode == 0, res
+    prof = mojo.decode(res.stdout)
+    keys = [k for k, _ in prof.metadata]
+    assert keys[-5:] == ["duration", "gc", "sampling", "saturation", "errors"], keys
+    check_gc_time(int(prof.meta["gc"]), prof.samples)
 
 
 # --------------------------------------------------------------------------
