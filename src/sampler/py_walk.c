@@ -356,6 +356,10 @@ static void resolve_frames(struct py_walker *w, unsigned n, struct sample *s) {
       if (ref->offset < 0 || py_code_locate(code, l, ref->offset, &loc) != 0 ||
           loc.line <= 0)
         loc = (struct linetable_location){code->firstlineno, code->firstlineno, -1, -1};
+      /* Before 3.11 a code object knows lines only: no end line either
+       * (Austin 3.7 writes none). */
+      if (l->frames == FRAMES_OBJECT_LNOTAB || l->frames == FRAMES_OBJECT_LINETABLE)
+        loc.end_line = -1;
       s->frames[s->nframes++] = (struct sample_frame){
           code->filename, code->name, loc.line, loc.end_line, loc.column,
           loc.end_column, ref->entry, FRAME_PYTHON, 0};
