@@ -270,7 +270,7 @@ static int run(const struct options *o) {
   int out_fd = STDOUT_FILENO;
   if (o->output != NULL &&
       (out_fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
-    return error_report(E_OUTPUT, "cannot open %s: %s", o->output, strerror(errno));
+    return error_report(E_OUTPUT_CREATE, "cannot open %s: %s", o->output, strerror(errno));
   signal(SIGPIPE, SIG_IGN);
 
   enum error_kind kind = native_run_start(&a.run, o, why, sizeof why);

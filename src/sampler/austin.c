@@ -136,7 +136,7 @@ static int run_sampler(const struct options *o) {
   char why[512] = "";
   FILE *out = stdout;
   if (o->output != NULL && (out = fopen(o->output, "w")) == NULL)
-    return error_report(E_OUTPUT, "cannot open %s: %s", o->output, strerror(errno));
+    return error_report(E_OUTPUT_CREATE, "cannot open %s: %s", o->output, strerror(errno));
   static char outbuf[1 << 16];
   setvbuf(out, outbuf, _IOFBF, sizeof outbuf);
 

@@ -11,8 +11,12 @@ import pytest
 from conftest import AUSTIN, AUSTINP, BUILDDIR, assert_one_line_error, assert_running_untraced, \
     run_austin
 
-NO_PROCESS, NOT_PYTHON, PERMISSION, UNSUPPORTED = 10, 11, 12, 13
-BAD_OPTION, COMMAND_NOT_FOUND = 64, 127
+# Austin 3.7's statuses (its src/error.h; 64 is argp's, 255 its -1) ...
+NOT_PYTHON, LAUNCH, ATTACH, PERMISSION = 32, 33, 36, 37
+BAD_OPTION, NO_TARGET, OUTPUT_CREATE = 64, 255, 255
+# ... and ours for what Austin lacks (errors.h).
+UNSUPPORTED = 69
+RESOLVE = os.path.join(BUILDDIR, "src", "resolve", "austinp-resolve")
 
 TEST_USER = "austin-fntest"
 
@@ -57,24 +61,61 @@ def test_no_hidden_argp_options(austin_bin, prog, arg):
     assert "unrecognized option '%s'" % arg in res.stderr, res
 
 
-def test_no_such_process(austin_bin, unused_pid):
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_no_arguments(austin_bin, austinp_bin, prog):
+    """No argument at all: the usage on stdout and status 0, as Austin 3.7."""
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin([], timeout=30, binary=binary, mojo_copy=False)
+    assert res.returncode == 0 and res.stderr == "", res
+    assert res.stdout.startswith("Usage: %s [-" % prog) and "command [ARG...]" in res.stdout, res
+    assert res.stdout == run_austin(["--usage"], binary=binary, mojo_copy=False).stdout
+
+
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_no_target(austin_bin, austinp_bin, prog):
+    """Options but neither a command nor a PID: Austin 3.7's -1 (255)."""
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin(["-i", "10ms"], timeout=30, binary=binary, mojo_copy=False)
+    assert_one_line_error(res, NO_TARGET)
+    assert "I need either a command to run or a PID to attach to" in res.stderr, res
+    assert res.stdout == "", res
+
+
+def test_resolve_no_arguments_is_a_filter(austin_bin):
+    """austinp-resolve with no argument reads its standard input (it is a
+    filter, which Austin has no counterpart of): an empty one is malformed."""
+    res = subprocess.run([RESOLVE], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+    assert_one_line_error(res, 65)
+
+
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_no_such_process(austin_bin, austinp_bin, unused_pid, prog):
+    binary = austin_bin if prog == "austin" else austinp_bin
     pid = unused_pid()
-    res = run_austin(["-p", pid, "-x", "1"], timeout=30)
-    assert_one_line_error(res, NO_PROCESS)
+    res = run_austin(["-p", pid, "-x", "1"], timeout=30, binary=binary)
+    assert_one_line_error(res, ATTACH)
+    assert "Cannot attach to the given process" in res.stderr, res
     assert res.stdout == "", res
 
 
-def test_where_no_such_process(austin_bin, unused_pid):
-    res = run_austin(["-w", unused_pid()], timeout=30)
-    assert_one_line_error(res, NO_PROCESS)
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_where_no_such_process(austin_bin, austinp_bin, unused_pid, prog):
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin(["-w", unused_pid()], timeout=30, binary=binary)
+    assert_one_line_error(res, ATTACH)
+    assert "Cannot attach" in res.stderr, res
     assert res.stdout == "", res
 
 
-def test_not_python(austin_bin, procs):
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_not_python(austin_bin, austinp_bin, procs, prog):
+    binary = austin_bin if prog == "austin" else austinp_bin
     proc = procs.start(["sleep", "100"])
     time.sleep(0.1)
-    res = run_austin(["-t", "500", "-p", proc.pid], timeout=30)
+    res = run_austin(["-t", "500", "-p", proc.pid], timeout=30, binary=binary)
     assert_one_line_error(res, NOT_PYTHON)
+    assert "not a Python process" in res.stderr, res
     assert res.stdout == "", res
     assert res.elapsed < 5, "took %.1f s with -t 500" % res.elapsed
     assert_running_untraced(proc)
@@ -83,7 +124,27 @@ def test_not_python(austin_bin, procs):
 def test_launch_not_python(austin_bin):
     res = run_austin(["-t", "500", "sleep", "3"], timeout=30)
     assert_one_line_error(res, NOT_PYTHON)
+    assert "not a Python process" in res.stderr, res
     assert res.stdout == "", res
+
+
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_launch_ends_too_quickly(austin_bin, austinp_bin, prog):
+    """A command that ends before a Python runtime shows: Austin 3.7's 33."""
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin(["true"], timeout=30, binary=binary)
+    assert_one_line_error(res, LAUNCH)
+    assert "Cannot launch the given command or it terminated too quickly" in res.stderr, res
+    assert res.stdout == "", res
+
+
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_output_cannot_be_created(austin_bin, austinp_bin, tmp_path, prog):
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin(["-o", str(tmp_path / "no" / "such" / "dir"), "true"], timeout=30,
+                     binary=binary, mojo_copy=False)
+    assert_one_line_error(res, OUTPUT_CREATE)
+    assert "Unable to create the given output file" in res.stderr, res
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +177,7 @@ def test_permission_denied(austin_bin, any_interp, procs, test_user, mode):
     args = [mode, proc.pid] + (["-x", "1"] if mode == "-p" else [])
     res = run_austin(args, timeout=30, user=test_user)
     assert_one_line_error(res, PERMISSION)
+    assert "Permission denied" in res.stderr, res
     assert res.stdout == "", res
     assert_running_untraced(proc)
 
@@ -143,9 +205,12 @@ def test_unsupported_version(austin_bin, procs):
 
 
 @pytest.mark.parametrize("cmd", ["/nonexistent/cmd", "austin-no-such-command-xyz"])
-def test_command_not_found(austin_bin, cmd):
-    res = run_austin([cmd], timeout=30)
-    assert_one_line_error(res, COMMAND_NOT_FOUND)
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_command_not_found(austin_bin, austinp_bin, cmd, prog):
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin([cmd], timeout=30, binary=binary)
+    assert_one_line_error(res, LAUNCH)
+    assert "Cannot launch" in res.stderr, res
     assert res.stdout == "", res
 
 
