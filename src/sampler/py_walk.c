@@ -382,10 +382,13 @@ static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
 /* Thread id as Linux knows it. */
 static uint64_t native_tid(struct py_walker *w, const uint8_t *tstate) {
   const struct py_layout *l = &w->rt->layout;
-  if (l->tstate_native_thread_id >= 0)
-    return u64_at(tstate, l->tstate_native_thread_id);
-  return thread_ids_from_pthread(&w->tids, w->r,
-                                 u64_at(tstate, l->tstate_thread_id));
+  uint64_t tid = l->tstate_native_thread_id >= 0
+                     ? u64_at(tstate, l->tstate_native_thread_id)
+                     : thread_ids_from_pthread(&w->tids, w->r,
+                                               u64_at(tstate, l->tstate_thread_id));
+  /* A target in another PID namespace knows its threads by its numbers:
+   * ours are those of /proc, ptrace and the output. */
+  return thread_ids_host(&w->tids, tid);
 }
 
 /* The part of a thread state we read: up to the last field we need. */
