@@ -311,6 +311,7 @@ static int run(const struct options *o) {
   if (a.copy_out != NULL) fclose(a.copy_out);
   if (end == END_OUTPUT && errno != EPIPE)
     status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
+  if (end == END_SIGNAL && status == 0) status = sampler_signal_status();
   report_counts(&a);
   if (end == END_UNREADABLE) wait_untraced(&a.run.t);
 

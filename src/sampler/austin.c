@@ -225,6 +225,7 @@ static int run_sampler(const struct options *o) {
   if (copy_out != NULL) fclose(copy_out);
   if (end == END_OUTPUT && errno != EPIPE)
     status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
+  if (end == END_SIGNAL && status == 0) status = sampler_signal_status();
 
   if (end == END_TARGET_EXITED) target_wait(&t);
   else target_release(&t);

@@ -14,8 +14,13 @@
 volatile sig_atomic_t sampler_stop_requested = 0;
 
 static void on_stop_signal(int signo) {
-  (void)signo;
-  sampler_stop_requested = 1;
+  sampler_stop_requested = signo;
+}
+
+int sampler_signal_status(void) {
+  /* Austin 3.7 returns minus the signal's number: 254, 241. */
+  int signo = (int)sampler_stop_requested;
+  return signo == SIGINT || signo == SIGTERM ? 256 - signo : 0;
 }
 
 void sampler_install_signals(void) {

@@ -23,8 +23,14 @@ struct sampling_stats {
                              * the collector ran, as Austin 3.7 sums it */
 };
 
-/* Set by the signal handlers: the loop ends at the next round. */
+/* Set by the signal handlers (to the signal's number): the loop ends at
+ * the next round. */
 extern volatile sig_atomic_t sampler_stop_requested;
+
+/* The exit status of a run that a signal stopped (its profile complete):
+ * Austin 3.7's for SIGINT and SIGTERM (254, 241), 0 for SIGHUP, which
+ * Austin does not catch. */
+int sampler_signal_status(void);
 
 /* Install handlers for SIGINT, SIGTERM and SIGHUP that request a stop, and
  * ignore SIGPIPE (a closed output is seen as a write error). */

@@ -3,13 +3,14 @@
 import glob
 import os
 import re
+import signal
 import subprocess
 import time
 
 import pytest
 
 from conftest import AUSTIN, AUSTINP, BUILDDIR, assert_one_line_error, assert_running_untraced, \
-    run_austin
+    run_austin, wait_ids
 
 # Austin 3.7's statuses (its src/error.h; 64 is argp's, 255 its -1) ...
 NOT_PYTHON, LAUNCH, ATTACH, PERMISSION = 32, 33, 36, 37
@@ -226,3 +227,25 @@ def test_bad_option_value(austin_bin, args):
     res = run_austin(args + ["/bin/true"], timeout=30)
     assert_one_line_error(res, BAD_OPTION)
     assert res.stdout == "", res
+
+
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=lambda s: s.name)
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_signal_status(austin_bin, austinp_bin, any_interp, procs, tmp_path, prog, signo):
+    """Stopped by SIGINT or SIGTERM: the profile is complete and the status
+    Austin 3.7's (minus the signal: 254, 241); SIGHUP, which Austin does not
+    catch, ends ours with 0."""
+    binary = austin_bin if prog == "austin" else austinp_bin
+    host, side = any_interp.side_file(tmp_path)
+    proc = procs.start(any_interp.command("target_busy.py", 20, side))
+    wait_ids(host, proc)
+    p = subprocess.Popen([binary, "-i", "1ms", "-p", str(proc.pid)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True)
+    time.sleep(1.0)
+    p.send_signal(signo)
+    out, err = p.communicate(timeout=10)
+    expected = 0 if signo == signal.SIGHUP else 256 - signo
+    assert p.returncode == expected, (p.returncode, err)
+    assert out.rstrip("\n").split("\n")[-1].startswith("# errors: "), out[-300:]
+    assert_running_untraced(proc)
