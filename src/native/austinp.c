@@ -182,6 +182,7 @@ static void emit_woven(struct austinp *a, int nnative, enum unwind_stop why) {
   }
   push_kernel(a, out);
   emit_sample(&a->e, out);
+  sampler_stats_written(&a->st, out);
   a->st.samples++;
   if (out->invalid) a->st.invalid++;
 }
@@ -233,6 +234,7 @@ static enum loop_end run_loop(struct austinp *a) {
   struct native_run *run = &a->run;
   struct sampling_stats *st = &a->st;
   sampler_stats_start(st);
+  st->gc = o->gc;
   uint64_t last = st->start_us - o->interval_us, next = st->start_us;
   enum loop_end end;
 
@@ -331,7 +333,7 @@ static int run(const struct options *o) {
   int out_fd = STDOUT_FILENO;
   if (o->output != NULL &&
       (out_fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0)
-    return error_report(E_OUTPUT, "cannot open %s: %s", o->output, strerror(errno));
+    return error_report(E_OUTPUT_CREATE, "cannot open %s: %s", o->output, strerror(errno));
   signal(SIGPIPE, SIG_IGN);
 
   enum error_kind kind = native_run_start(&a.run, o, why, sizeof why);
@@ -373,6 +375,7 @@ static int run(const struct options *o) {
   if (a.copy_out != NULL) fclose(a.copy_out);
   if (end == END_OUTPUT && errno != EPIPE)
     status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
+  if (end == END_SIGNAL && status == 0) status = sampler_signal_status();
   report_counts(&a);
   if (end == END_UNREADABLE) wait_untraced(&a.run.t);
 

@@ -9,6 +9,10 @@
 #include "privilege.h"
 #include "target_python.h"
 
+/* -C, a target that is not Python: once it has been waited for, how long
+ * its Python descendants are still looked for (austin.c's too). */
+#define NATIVE_CHILDREN_LAST_LOOK_US 100000
+
 /* Launch or attach, then wait for the interpreter (a launched one is
  * given time to start whatever -t says). rt is filled on E_OK. */
 static enum error_kind find_target(struct native_run *run, struct py_runtime *rt, char *why,
@@ -24,8 +28,23 @@ static enum error_kind find_target(struct native_run *run, struct py_runtime *rt
   } else {
     kind = target_attach(o->pid, &run->t, why, whylen);
   }
-  if (kind == E_OK) kind = target_wait_python(&run->t, wait_us, rt, why, whylen);
-  if (kind != E_OK) target_release(&run->t);
+  /* With -C a target that is not Python (a shell, a launcher) is followed
+   * to its Python descendants, looked for meanwhile (as austin.c). */
+  proc_set_init_children(&run->procs, &run->t);
+  bool started = kind == E_OK;
+  if (started)
+    kind = target_wait_python_or(&run->t, wait_us, rt, why, whylen,
+                                 o->children ? proc_set_children_found : NULL, &run->procs);
+  run->children_only = o->children && started &&
+                       (kind == E_NOT_PYTHON || kind == E_LAUNCH || kind == E_ATTACH);
+  if (run->children_only)
+    kind = proc_set_wait_children(&run->procs, NATIVE_CHILDREN_LAST_LOOK_US, why, whylen);
+  else
+    proc_set_free(&run->procs);
+  if (kind != E_OK) {
+    proc_set_free(&run->procs);
+    target_release(&run->t);
+  }
   return kind;
 }
 
@@ -70,7 +89,7 @@ enum error_kind native_run_start(struct native_run *run, const struct options *o
   enum error_kind kind = find_target(run, &rt, why, whylen);
   if (kind != E_OK) return kind;
   /* The set takes the runtime over. */
-  if (proc_set_init(&run->procs, &run->t, &rt, o->children) != 0) {
+  if (!run->children_only && proc_set_init(&run->procs, &run->t, &rt, o->children) != 0) {
     int err = errno;
     target_release(&run->t);
     /* A privileged run may be refused the target's memory (remote.h). */
@@ -83,7 +102,8 @@ enum error_kind native_run_start(struct native_run *run, const struct options *o
     return E_INTERNAL;
   }
   walker_options(run);
-  run->ps = ptrace_set_new(run->t.pid);
+  /* Only Python processes are traced: not a launcher above them. */
+  run->ps = ptrace_set_new(run->procs.procs[0]->pid);
   if (run->ps == NULL) {
     native_run_end(run, false);
     snprintf(why, whylen, "cannot set up the native sampler");

@@ -35,6 +35,7 @@ struct native_run {
   struct sampled_proc *untraced[PROC_SET_MAX];
   size_t nuntraced;
   bool want_idle;           /* -s, -m, -f: tell idle threads apart (from the stop) */
+  bool children_only;       /* -C: the target is not Python, only its descendants are */
   struct capture_stop_stats stop_stats; /* of the sessions closed (PYAUSTIN_STOP_STATS) */
 };
 

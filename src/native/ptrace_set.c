@@ -833,11 +833,10 @@ static void guard_at_exit(void) {
 }
 
 static void on_stop_signal(int signo) {
-  (void)signo;
   int e = errno;
   struct ptrace_set *ps = guarded;
   if (ps) ptrace_set_detach_all(ps);
-  sampler_stop_requested = 1;
+  sampler_stop_requested = signo;
   errno = e;
 }
 

@@ -319,7 +319,10 @@ int where_native(const struct options *o) {
   native_run_detach(&wh.run);
 
   heap_prefer_huge_pages();
-  snprintf(wh.root, sizeof wh.root, "/proc/%d/root", (int)wh.run.t.pid);
+  /* The files of the processes shown: under the target's root, or under
+   * its first Python descendant's when the target is a launcher. */
+  pid_t rooted = wh.run.children_only && wh.nprocs > 0 ? wh.procs[0].s->p->pid : wh.run.t.pid;
+  snprintf(wh.root, sizeof wh.root, "/proc/%d/root", (int)rooted);
   wh.local = resolver_new(NULL);
   wh.in_root = resolver_new(wh.root);
   for (size_t i = 0; i < wh.nprocs; i++) print_process(&wh, &wh.procs[i]);

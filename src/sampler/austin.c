@@ -28,6 +28,10 @@
  * stack could be read to its end (busy threads move while we read). */
 #define WHERE_ATTEMPTS 5
 
+/* -C, a target that is not Python: once it has been waited for, how long
+ * its Python descendants are still looked for. */
+#define CHILDREN_LAST_LOOK_US 100000
+
 struct where_dump {
   struct where_emitter e;
   unsigned invalid;
@@ -115,7 +119,8 @@ static int run_where(const struct options *o) {
     shown++;
   }
   if (o->children) shown += where_children(t.pid, color);
-  if (shown == 0) return error_report(kind, "%s", why);
+  if (shown == 0)
+    return error_report(E_NO_CHILDREN, "process %d", (int)t.pid);
   return fflush(stdout) == 0 ? 0 : error_status(E_OUTPUT);
 }
 
@@ -136,7 +141,7 @@ static int run_sampler(const struct options *o) {
   char why[512] = "";
   FILE *out = stdout;
   if (o->output != NULL && (out = fopen(o->output, "w")) == NULL)
-    return error_report(E_OUTPUT, "cannot open %s: %s", o->output, strerror(errno));
+    return error_report(E_OUTPUT_CREATE, "cannot open %s: %s", o->output, strerror(errno));
   static char outbuf[1 << 16];
   setvbuf(out, outbuf, _IOFBF, sizeof outbuf);
 
@@ -152,19 +157,40 @@ static int run_sampler(const struct options *o) {
     kind = target_attach(o->pid, &t, why, sizeof why);
   }
   struct py_runtime rt;
-  if (kind == E_OK) kind = target_wait_python(&t, wait_us, &rt, why, sizeof why);
+  /* With -C a target that is not Python (a shell, a launcher such as
+   * unshare) is followed to its Python descendants, as Austin 3.7 does:
+   * they are looked for while the target is waited for. */
+  struct proc_set *ps = malloc(sizeof *ps);
+  if (ps == NULL && kind == E_OK) {
+    kind = E_INTERNAL;
+    snprintf(why, sizeof why, "out of memory");
+  }
+  if (ps != NULL) proc_set_init_children(ps, &t);
+  bool started = kind == E_OK;
+  if (started)
+    kind = target_wait_python_or(&t, wait_us, &rt, why, sizeof why,
+                                 o->children ? proc_set_children_found : NULL, ps);
+  /* Not Python, or gone before it showed a runtime: with -C, Austin 3.7
+   * then looks at the children (and says it found none: 39). */
+  bool children_only = o->children && started && ps != NULL &&
+                       (kind == E_NOT_PYTHON || kind == E_LAUNCH || kind == E_ATTACH);
+  if (children_only) {
+    /* Found already, or a last look (Austin's is as short). */
+    kind = proc_set_wait_children(ps, CHILDREN_LAST_LOOK_US, why, sizeof why);
+  } else if (kind == E_OK) {
+    proc_set_free(ps);
+    if (proc_set_init(ps, &t, &rt, o->children) != 0) {
+      /* The set took the runtime over (and freed it). */
+      kind = E_INTERNAL;
+      snprintf(why, sizeof why, "out of memory");
+    }
+  }
   if (kind != E_OK) {
+    if (ps != NULL) proc_set_free(ps);
+    free(ps);
     target_release(&t);
     if (out != stdout) fclose(out);
     return error_report(kind, "%s", why);
-  }
-
-  /* The set takes the runtime over. */
-  struct proc_set *ps = malloc(sizeof *ps);
-  if (ps == NULL || proc_set_init(ps, &t, &rt, o->children) != 0) {
-    free(ps);
-    target_release(&t);
-    return error_report(E_INTERNAL, "out of memory");
   }
   proc_set_heap(ps, o->heap_bytes);
 
@@ -199,6 +225,7 @@ static int run_sampler(const struct options *o) {
   if (copy_out != NULL) fclose(copy_out);
   if (end == END_OUTPUT && errno != EPIPE)
     status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(errno));
+  if (end == END_SIGNAL && status == 0) status = sampler_signal_status();
 
   if (end == END_TARGET_EXITED) target_wait(&t);
   else target_release(&t);

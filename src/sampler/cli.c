@@ -190,9 +190,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state) {
     break;
   case ARGP_KEY_END:
     if (o->command == NULL && o->pid == 0 && o->where == 0) {
-      error_report(E_BAD_OPTION, "no command to run and no process to attach to "
-                                 "(see --help)");
-      ps->error = E_BAD_OPTION;
+      error_report(E_NO_TARGET, "I need either a command to run or a PID to attach to "
+                                "(see --help)");
+      ps->error = E_NO_TARGET;
       return EINVAL;
     }
     if ((o->command != NULL) + (o->pid != 0) + (o->where != 0) > 1) {
@@ -236,6 +236,13 @@ static enum error_kind parse_with(const struct argp_option *options, const char 
   argp_err_exit_status = error_status(E_BAD_OPTION);
   /* Our own value errors are reported by us, in one line; argp's own
    * complaints (unknown options) keep argp's wording and status. */
+  /* No argument at all: the usage on stdout and success, as Austin 3.7
+   * does (argp ends the process; with ARGP_NO_EXIT, nothing to do). */
+  if (argc <= 1) {
+    char *usage_argv[] = {argc == 1 ? argv[0] : "austin", "--usage", NULL};
+    argp_std_parse(&argp, 2, usage_argv, ARGP_IN_ORDER | argp_flags, NULL, &ps);
+    return E_NO_TARGET;
+  }
   error_t rc = argp_std_parse(&argp, argc, argv, ARGP_IN_ORDER | argp_flags, NULL, &ps);
   if (ps.error != E_OK) return ps.error;
   return rc == 0 ? E_OK : E_BAD_OPTION;

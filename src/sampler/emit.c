@@ -84,6 +84,7 @@ void emit_sample(struct emitter *e, const struct sample *s) {
 
 void emit_footer(struct emitter *e, const struct sampling_stats *st) {
   emit_footer_metadata(e, "duration", "%" PRIu64, st->duration_us);
+  if (st->gc) emit_footer_metadata(e, "gc", "%" PRIu64, st->gc_us);
   if (st->rounds == 0) return;
   emit_footer_metadata(e, "sampling", "%" PRIu64 ",%" PRIu64 ",%" PRIu64, st->min_us,
                        st->total_us / st->rounds, st->max_us);

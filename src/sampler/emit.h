@@ -76,8 +76,9 @@ void emit_header_end(struct emitter *e);
 
 void emit_sample(struct emitter *e, const struct sample *s);
 
-/* The statistics Austin 3.7 closes a profile with: duration, sampling
- * (min,avg,max round time), saturation, errors. */
+/* The statistics Austin 3.7 closes a profile with: duration, then
+ * with -g, gc (time in the collector, us), sampling (min,avg,max round
+ * time), saturation, errors. */
 struct sampling_stats;
 void emit_footer(struct emitter *e, const struct sampling_stats *st);
 

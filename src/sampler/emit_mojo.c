@@ -33,13 +33,18 @@ static uint32_t frame_key(struct mojo_writer *w, pid_t pid, const struct sample_
   bool is_native = f->kind == FRAME_NATIVE;
   const char *file = is_native ? emit_native_filename(f->pc, native) : f->filename;
   const char *name = f->name != NULL ? f->name : "??";
-  /* Column-level locations exist from 3.11 on; without a column (older
-   * versions, native frames) none of the extra fields is written. */
-  bool located = !is_native && f->column >= 0;
+  /* As Austin 3.7 writes them: the end line where the code object has one
+   * (3.11+), columns 1-based (CPython's offsets plus one, as its location
+   * table stores them), 0 for what is unknown (older versions, an
+   * instruction without columns, native frames). */
   uint32_t fkey = string_key(w, pid, file ? file : "??");
   uint32_t nkey = string_key(w, pid, name);
-  int64_t loc[4] = {f->line, located ? f->end_line : 0, located ? f->column : 0,
-                    located ? f->end_column : 0};
+  int64_t loc[4] = {f->line, 0, 0, 0};
+  if (!is_native) {
+    loc[1] = f->end_line >= 0 ? f->end_line : 0;
+    loc[2] = f->column >= 0 ? (int64_t)f->column + 1 : 0;
+    loc[3] = f->end_column >= 0 ? (int64_t)f->end_column + 1 : 0;
+  }
   return mojo_frame_key(w, pid, fkey, nkey, loc);
 }
 

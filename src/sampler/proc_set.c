@@ -1,9 +1,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "privilege.h"
 #include "proc_set.h"
@@ -94,6 +96,34 @@ int proc_set_init(struct proc_set *ps, struct target *root, struct py_runtime *r
   }
   ps->procs[ps->n++] = p;
   return 0;
+}
+
+void proc_set_init_children(struct proc_set *ps, struct target *root) {
+  memset(ps, 0, sizeof *ps);
+  ps->root = root;
+  ps->children = true;
+  proc_tree_init(&ps->tree, root->pid);
+}
+
+enum error_kind proc_set_wait_children(struct proc_set *ps, uint64_t timeout_us, char *why,
+                                       size_t whylen) {
+  uint64_t deadline = clock_us() + timeout_us;
+  for (;;) {
+    uint64_t now = clock_us();
+    proc_set_refresh(ps, now);
+    if (ps->n > 0) return E_OK;
+    /* Gone, and its descendants with it (they are no longer its). */
+    if (now >= deadline || !target_alive(ps->root)) break;
+    clock_sleep_until(now + 2000);
+  }
+  snprintf(why, whylen, "process %d", (int)ps->root->pid);
+  return E_NO_CHILDREN;
+}
+
+bool proc_set_children_found(void *ctx) {
+  struct proc_set *ps = ctx;
+  proc_set_refresh(ps, clock_us());
+  return ps->n > 0;
 }
 
 void proc_set_free(struct proc_set *ps) {

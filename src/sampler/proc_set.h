@@ -72,6 +72,22 @@ int proc_set_init(struct proc_set *ps, struct target *root, struct py_runtime *r
                   bool children);
 void proc_set_free(struct proc_set *ps);
 
+/* -C on a target that is not Python (a shell, a launcher such as unshare
+ * or tini, a container's shim): start with no process, the target's
+ * descendants to be found. */
+void proc_set_init_children(struct proc_set *ps, struct target *root);
+
+/* Look for the first Python descendants of such a target, at most
+ * timeout_us: E_OK when at least one is sampled, else E_NO_CHILDREN
+ * (Austin 3.7's "Non-Python parent process has no Python children"),
+ * also when the target ends first; why then names the target. */
+enum error_kind proc_set_wait_children(struct proc_set *ps, uint64_t timeout_us, char *why,
+                                       size_t whylen);
+
+/* For target_wait_python_or: one look for Python descendants (ctx is the
+ * proc_set); true when one is sampled. */
+bool proc_set_children_found(void *ctx);
+
 /* With -C: scan for new descendants when due and try to discover those
  * whose turn has come. */
 void proc_set_refresh(struct proc_set *ps, uint64_t now_us);

@@ -252,7 +252,7 @@ enum error_kind py_discover(pid_t pid, struct py_runtime *out, char *why,
     if (out->major == 0) {
       snprintf(why, whylen, "cannot tell the Python version of process %d",
                (int)pid);
-      kind = E_UNSUPPORTED;
+      kind = E_NO_VERSION;
     } else {
       format_version(out);
       kind = select_layout(out, why, whylen);

@@ -356,6 +356,10 @@ static void resolve_frames(struct py_walker *w, unsigned n, struct sample *s) {
       if (ref->offset < 0 || py_code_locate(code, l, ref->offset, &loc) != 0 ||
           loc.line <= 0)
         loc = (struct linetable_location){code->firstlineno, code->firstlineno, -1, -1};
+      /* Before 3.11 a code object knows lines only: no end line either
+       * (Austin 3.7 writes none). */
+      if (l->frames == FRAMES_OBJECT_LNOTAB || l->frames == FRAMES_OBJECT_LINETABLE)
+        loc.end_line = -1;
       s->frames[s->nframes++] = (struct sample_frame){
           code->filename, code->name, loc.line, loc.end_line, loc.column,
           loc.end_column, ref->entry, FRAME_PYTHON, 0};
@@ -378,10 +382,13 @@ static void walk_frames(struct py_walker *w, uint64_t frame, struct sample *s) {
 /* Thread id as Linux knows it. */
 static uint64_t native_tid(struct py_walker *w, const uint8_t *tstate) {
   const struct py_layout *l = &w->rt->layout;
-  if (l->tstate_native_thread_id >= 0)
-    return u64_at(tstate, l->tstate_native_thread_id);
-  return thread_ids_from_pthread(&w->tids, w->r,
-                                 u64_at(tstate, l->tstate_thread_id));
+  uint64_t tid = l->tstate_native_thread_id >= 0
+                     ? u64_at(tstate, l->tstate_native_thread_id)
+                     : thread_ids_from_pthread(&w->tids, w->r,
+                                               u64_at(tstate, l->tstate_thread_id));
+  /* A target in another PID namespace knows its threads by its numbers:
+   * ours are those of /proc, ptrace and the output. */
+  return thread_ids_host(&w->tids, tid);
 }
 
 /* The part of a thread state we read: up to the last field we need. */
@@ -414,6 +421,16 @@ static uint64_t gc_flag_address(struct py_walker *w, uint64_t interp) {
     return w->rt->runtime_addr + (uint64_t)l->runtime_gc_collecting;
   if (l->interp_gc_collecting >= 0) return interp + (uint64_t)l->interp_gc_collecting;
   return 0;
+}
+
+/* -g, one thread at a time (austinp): is the collector of the interpreter
+ * at `interp` (0: unknown) collecting? An unreadable flag says no. */
+static bool gc_collecting(struct py_walker *w, uint64_t interp) {
+  if (interp == 0 && w->rt->layout.runtime_gc_collecting < 0) return false;
+  uint64_t addr = gc_flag_address(w, interp);
+  int32_t collecting = 0;
+  return addr != 0 && remote_read(w->r, addr, &collecting, sizeof collecting) == 0 &&
+         collecting != 0;
 }
 
 /* Every thread state of every interpreter, bounded. Returns the number of
@@ -553,10 +570,12 @@ int py_walk_thread(struct py_walker *w, const struct py_thread_ref *t,
   if (tlen > sizeof tstate || remote_read(w->r, t->tstate, tstate, tlen) != 0)
     return -1;
   struct interp_view iv = {t->iid, false, {false, false, 0}};
+  uint64_t interp = w->rt->layout.tstate_interp >= 0
+                        ? u64_at(tstate, w->rt->layout.tstate_interp) : 0;
   /* Read now: austinp calls this while the thread is stopped, and whether
    * the thread holds the GIL cannot change meanwhile. */
-  if (w->want_gil && w->rt->layout.tstate_interp >= 0)
-    py_gil_read(w->r, w->rt, u64_at(tstate, w->rt->layout.tstate_interp), &iv.gil);
+  if (w->want_gil && interp != 0) py_gil_read(w->r, w->rt, interp, &iv.gil);
+  iv.gc = gc_collecting(w, interp);
   if (!sample_thread(w, &iv, t->tstate, tstate, s)) return -1;
   return 0;
 }

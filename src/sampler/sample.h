@@ -20,7 +20,8 @@ struct sample_frame {
   const char *filename; /* owned by the code cache until the next sweep */
   const char *name;
   int line;
-  int end_line, column, end_column; /* -1 when unknown */
+  int end_line, column, end_column; /* -1 when unknown (end_line before
+                                     * 3.11); columns 0-based, as CPython's */
   bool entry; /* first Python frame of one run of the evaluation loop (one
                * C call of _PyEval_EvalFrameDefault): austinp weaves on it */
   enum sample_frame_kind kind;

@@ -14,8 +14,13 @@
 volatile sig_atomic_t sampler_stop_requested = 0;
 
 static void on_stop_signal(int signo) {
-  (void)signo;
-  sampler_stop_requested = 1;
+  sampler_stop_requested = signo;
+}
+
+int sampler_signal_status(void) {
+  /* Austin 3.7 returns minus the signal's number: 254, 241. */
+  int signo = (int)sampler_stop_requested;
+  return signo == SIGINT || signo == SIGTERM ? 256 - signo : 0;
 }
 
 void sampler_install_signals(void) {
@@ -143,6 +148,7 @@ static int on_sample(struct sample *s, void *ctx) {
   if (o->memory || o->full) take_memory_delta(rd, s);
   if (!sample_policy_wanted(o, s)) return 0;
   emit_sample(rd->e, s);
+  sampler_stats_written(rd->st, s);
   if (ferror(rd->e->out)) {
     rd->write_failed = true;
     return 1;
@@ -154,6 +160,10 @@ void sampler_stats_start(struct sampling_stats *st) {
   memset(st, 0, sizeof *st);
   st->min_us = UINT64_MAX;
   st->start_us = clock_us();
+}
+
+void sampler_stats_written(struct sampling_stats *st, const struct sample *s) {
+  if (st->gc && s->gc) st->gc_us += s->metric;
 }
 
 void sampler_stats_round(struct sampling_stats *st, uint64_t took, uint64_t interval) {
@@ -231,6 +241,7 @@ enum loop_end sampler_run(struct proc_set *ps, const struct options *o,
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
   sampler_stats_start(st);
+  st->gc = o->gc;
   uint64_t last = st->start_us - o->interval_us, next = st->start_us;
   ps->want_idle = o->sleepless || o->full || o->memory;
   ps->want_gc = o->gc;

@@ -18,10 +18,19 @@ struct sampling_stats {
   uint64_t min_us, max_us, total_us; /* duration of a round */
   uint64_t samples;         /* thread samples */
   uint64_t invalid;         /* thread samples that could not be read fully */
+  bool gc;                  /* -g: the footer gives gc_us */
+  uint64_t gc_us;           /* -g: time of the written samples taken while
+                             * the collector ran, as Austin 3.7 sums it */
 };
 
-/* Set by the signal handlers: the loop ends at the next round. */
+/* Set by the signal handlers (to the signal's number): the loop ends at
+ * the next round. */
 extern volatile sig_atomic_t sampler_stop_requested;
+
+/* The exit status of a run that a signal stopped (its profile complete):
+ * Austin 3.7's for SIGINT and SIGTERM (254, 241), 0 for SIGHUP, which
+ * Austin does not catch. */
+int sampler_signal_status(void);
 
 /* Install handlers for SIGINT, SIGTERM and SIGHUP that request a stop, and
  * ignore SIGPIPE (a closed output is seen as a write error). */
@@ -32,6 +41,9 @@ void sampler_install_signals(void);
 void sampler_stats_start(struct sampling_stats *st);
 void sampler_stats_round(struct sampling_stats *st, uint64_t took, uint64_t interval);
 void sampler_stats_end(struct sampling_stats *st);
+/* A sample was written: with -g, its time goes to the collector's when
+ * it was taken during a collection (Austin's `# gc:`, microseconds). */
+void sampler_stats_written(struct sampling_stats *st, const struct sample *s);
 
 /* Start of the round after the one due at `next`, given the time `done`
  * that round ended: the next point of the interval grid after done. */

@@ -21,7 +21,7 @@ enum error_kind target_launch(char **argv, bool quiet_stdout, struct target *t,
    * means the exec succeeded. */
   if (pipe2(pipefd, O_CLOEXEC) != 0) {
     snprintf(why, whylen, "pipe: %s", strerror(errno));
-    return E_INTERNAL;
+    return E_LAUNCH;
   }
   fflush(NULL);
   pid_t pid = fork();
@@ -29,7 +29,7 @@ enum error_kind target_launch(char **argv, bool quiet_stdout, struct target *t,
     snprintf(why, whylen, "fork: %s", strerror(errno));
     close(pipefd[0]);
     close(pipefd[1]);
-    return E_INTERNAL;
+    return E_LAUNCH;
   }
   if (pid == 0) {
     close(pipefd[0]);
@@ -54,9 +54,8 @@ enum error_kind target_launch(char **argv, bool quiet_stdout, struct target *t,
   if (n == (ssize_t)sizeof err) {
     waitpid(pid, NULL, 0);
     snprintf(why, whylen, "cannot run '%s': %s", argv[0], strerror(err));
-    if (err == ENOENT || err == ENOTDIR) return E_COMMAND_NOT_FOUND;
-    if (err == EACCES || err == EPERM) return E_PERMISSION;
-    return E_INTERNAL;
+    /* Austin 3.7 says the same of every command that does not start. */
+    return E_LAUNCH;
   }
   t->pid = pid;
   t->launched = true;
@@ -71,7 +70,7 @@ enum error_kind target_attach(pid_t pid, struct target *t, char *why,
   snprintf(path, sizeof path, "/proc/%d", (int)pid);
   if (access(path, F_OK) != 0) {
     snprintf(why, whylen, "no such process: %d", (int)pid);
-    return E_NO_PROCESS;
+    return E_ATTACH;
   }
   return E_OK;
 }

@@ -16,12 +16,12 @@ struct target {
 };
 
 /* Start argv[0] (searched in PATH) with its stdout sent to /dev/null when
- * ours is the profile (quiet_stdout). Returns E_COMMAND_NOT_FOUND,
- * E_PERMISSION or E_INTERNAL with a reason when exec fails. */
+ * ours is the profile (quiet_stdout). Returns E_LAUNCH with a reason
+ * when it cannot be started (Austin's "Cannot launch"). */
 enum error_kind target_launch(char **argv, bool quiet_stdout, struct target *t,
                               char *why, size_t whylen);
 
-/* Check that pid exists and that we may look at it. */
+/* Check that pid exists (E_ATTACH, Austin's "Cannot attach", when not). */
 enum error_kind target_attach(pid_t pid, struct target *t, char *why,
                               size_t whylen);
 

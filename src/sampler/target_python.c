@@ -9,9 +9,9 @@
 #include "py_walk.h"
 #include "target_python.h"
 
-enum error_kind target_wait_python(struct target *t, uint64_t timeout_us,
-                                   struct py_runtime *rt, char *why,
-                                   size_t whylen) {
+static enum error_kind wait_python(struct target *t, uint64_t timeout_us,
+                                   struct py_runtime *rt, char *why, size_t whylen,
+                                   bool (*give_up)(void *), void *ctx) {
   uint64_t deadline = clock_us() + timeout_us;
   bool discovered = false;
   unsigned not_ready = 0;
@@ -60,11 +60,16 @@ enum error_kind target_wait_python(struct target *t, uint64_t timeout_us,
         discovered = false;
       }
     }
+    if (give_up != NULL && give_up(ctx)) {
+      if (discovered) py_runtime_free(rt);
+      snprintf(why, whylen, "process %d is not a Python process", (int)t->pid);
+      return E_NOT_PYTHON;
+    }
     if (!target_alive(t)) {
       snprintf(why, whylen, "process %d exited before a Python runtime could be found",
                (int)t->pid);
       if (discovered) py_runtime_free(rt);
-      return t->launched ? E_NOT_PYTHON : E_NO_PROCESS;
+      return E_NO_PROCESS;
     }
     if (clock_us() >= deadline) {
       if (discovered) {
@@ -81,3 +86,19 @@ enum error_kind target_wait_python(struct target *t, uint64_t timeout_us,
   }
 }
 
+enum error_kind target_wait_python(struct target *t, uint64_t timeout_us,
+                                   struct py_runtime *rt, char *why,
+                                   size_t whylen) {
+  return target_wait_python_or(t, timeout_us, rt, why, whylen, NULL, NULL);
+}
+
+enum error_kind target_wait_python_or(struct target *t, uint64_t timeout_us,
+                                      struct py_runtime *rt, char *why, size_t whylen,
+                                      bool (*give_up)(void *), void *ctx) {
+  enum error_kind kind = wait_python(t, timeout_us, rt, why, whylen, give_up, ctx);
+  /* A target gone before its runtime could be read is, in Austin 3.7's
+   * words, a command that "terminated too quickly" or a process that
+   * could not be attached to. */
+  if (kind == E_NO_PROCESS) return t->launched ? E_LAUNCH : E_ATTACH;
+  return kind;
+}

@@ -19,4 +19,11 @@ enum error_kind target_wait_python(struct target *t, uint64_t timeout_us,
                                    struct py_runtime *rt, char *why,
                                    size_t whylen);
 
+/* The same, and give up (E_NOT_PYTHON) as soon as give_up(ctx) says so
+ * (-C: a Python descendant of a target that is not Python yet was
+ * found), looked at between two attempts. */
+enum error_kind target_wait_python_or(struct target *t, uint64_t timeout_us,
+                                      struct py_runtime *rt, char *why, size_t whylen,
+                                      bool (*give_up)(void *), void *ctx);
+
 #endif

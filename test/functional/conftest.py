@@ -589,10 +589,15 @@ def parse_profile(text):
 
     header, blank = _parse_header(lines)
 
-    assert lines[-5] == "", "no blank line before the footer: %r" % lines[-5]
+    # With -g, Austin 3.7 writes "# gc: <us>" after the duration.
+    keys = FOOTER_KEYS
+    if len(lines) > 6 and lines[-4].startswith("# gc: "):
+        keys = FOOTER_KEYS[:1] + ["gc"] + FOOTER_KEYS[1:]
+    end = -len(keys) - 1
+    assert lines[end] == "", "no blank line before the footer: %r" % lines[end]
     footer = {}
-    for i, key in enumerate(FOOTER_KEYS):
-        line = lines[-4 + i]
+    for i, key in enumerate(keys):
+        line = lines[end + 1 + i]
         m = re.match(r"^# (\w+): (.+)$", line)
         assert m and m.group(1) == key, "footer line: expected '# %s: ...', got %r" % (key, line)
         footer[key] = m.group(2)
@@ -604,6 +609,7 @@ def parse_profile(text):
     assert re.fullmatch(r"\d+\.\d+\.\d+", header["python"]), header
 
     assert re.fullmatch(r"\d+", footer["duration"]), footer
+    assert re.fullmatch(r"\d+", footer.get("gc", "0")), footer
     m = re.fullmatch(r"(\d+),(\d+),(\d+)", footer["sampling"])
     assert m, footer
     lo, avg, hi = map(int, m.groups())
@@ -613,7 +619,7 @@ def parse_profile(text):
     m = re.fullmatch(r"(\d+)/(\d+)", footer["errors"])
     assert m and int(m.group(1)) <= int(m.group(2)), footer
 
-    samples = [_parse_sample(line, header["mode"]) for line in lines[blank + 1:-5]]
+    samples = [_parse_sample(line, header["mode"]) for line in lines[blank + 1:end]]
     return Profile(header, samples, footer)
 
 

@@ -13,6 +13,9 @@ rather than repeating it:
       2 STACK         int pid, int iid, string tid (hexadecimal)
       3 FRAME         int key, int file key, int name key,
                       int line, int end line, int column, int end column
+                      (as Austin 3.7: columns 1-based, i.e. CPython's
+                      co_positions() offsets plus one; end line and
+                      columns 0 when unknown: before 3.11, native frames)
       4 INVALID       (nothing)
       5 FRAME_REF     int frame key
       6 KERNEL        string symbol

@@ -186,7 +186,8 @@ def test_austinp_signal_detaches(austinp_bin, any_interp, procs, tmp_path, signo
     time.sleep(1.0)
     ap.send_signal(signo)
     out, err = ap.communicate(timeout=30)  # a hang fails, not a loaded machine
-    assert ap.returncode == 0, err
+    # Austin 3.7's: minus the signal's number.
+    assert ap.returncode == 256 - signo, (ap.returncode, err)
     assert "# errors: " in out.splitlines()[-1], out[-500:]
     time.sleep(0.2)
     assert_running_untraced(proc)

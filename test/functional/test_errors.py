@@ -3,16 +3,21 @@
 import glob
 import os
 import re
+import signal
 import subprocess
 import time
 
 import pytest
 
 from conftest import AUSTIN, AUSTINP, BUILDDIR, assert_one_line_error, assert_running_untraced, \
-    run_austin
+    run_austin, wait_ids
 
-NO_PROCESS, NOT_PYTHON, PERMISSION, UNSUPPORTED = 10, 11, 12, 13
-BAD_OPTION, COMMAND_NOT_FOUND = 64, 127
+# Austin 3.7's statuses (its src/error.h; 64 is argp's, 255 its -1) ...
+NOT_PYTHON, LAUNCH, ATTACH, PERMISSION = 32, 33, 36, 37
+BAD_OPTION, NO_TARGET, OUTPUT_CREATE = 64, 255, 255
+# ... and ours for what Austin lacks (errors.h).
+UNSUPPORTED = 69
+RESOLVE = os.path.join(BUILDDIR, "src", "resolve", "austinp-resolve")
 
 TEST_USER = "austin-fntest"
 
@@ -79,27 +84,64 @@ def test_no_hidden_argp_options(austin_bin, prog, arg):
     assert "unrecognized option '%s'" % arg in res.stderr, res
 
 
-def test_no_such_process(austin_bin, unused_pid):
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_no_arguments(austin_bin, austinp_bin, prog):
+    """No argument at all: the usage on stdout and status 0, as Austin 3.7."""
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin([], timeout=30, binary=binary, mojo_copy=False)
+    assert res.returncode == 0 and res.stderr == "", res
+    assert res.stdout.startswith("Usage: %s [-" % prog) and "command [ARG...]" in res.stdout, res
+    assert res.stdout == run_austin(["--usage"], binary=binary, mojo_copy=False).stdout
+
+
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_no_target(austin_bin, austinp_bin, prog):
+    """Options but neither a command nor a PID: Austin 3.7's -1 (255)."""
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin(["-i", "10ms"], timeout=30, binary=binary, mojo_copy=False)
+    assert_one_line_error(res, NO_TARGET)
+    assert "I need either a command to run or a PID to attach to" in res.stderr, res
+    assert res.stdout == "", res
+
+
+def test_resolve_no_arguments_is_a_filter(austin_bin):
+    """austinp-resolve with no argument reads its standard input (it is a
+    filter, which Austin has no counterpart of): an empty one is malformed."""
+    res = subprocess.run([RESOLVE], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+    assert_one_line_error(res, 65)
+
+
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_no_such_process(austin_bin, austinp_bin, unused_pid, prog):
+    binary = austin_bin if prog == "austin" else austinp_bin
     pid = unused_pid()
-    res = run_austin(["-p", pid, "-x", "1"], timeout=30)
-    assert_one_line_error(res, NO_PROCESS)
+    res = run_austin(["-p", pid, "-x", "1"], timeout=30, binary=binary)
+    assert_one_line_error(res, ATTACH)
+    assert "Cannot attach to the given process" in res.stderr, res
     assert res.stdout == "", res
 
 
-def test_where_no_such_process(austin_bin, unused_pid):
-    res = run_austin(["-w", unused_pid()], timeout=30)
-    assert_one_line_error(res, NO_PROCESS)
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_where_no_such_process(austin_bin, austinp_bin, unused_pid, prog):
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin(["-w", unused_pid()], timeout=30, binary=binary)
+    assert_one_line_error(res, ATTACH)
+    assert "Cannot attach" in res.stderr, res
     assert res.stdout == "", res
 
 
-def test_not_python(austin_bin, procs):
-    """austin gives up on a process that is not Python (-t 500) while it
-    still runs: it ended neither with the process nor at run_austin's
-    timeout."""
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_not_python(austin_bin, austinp_bin, procs, prog):
+    """austin and austinp give up on a process that is not Python (-t 500)
+    while it still runs: they ended neither with the process nor at
+    run_austin's timeout."""
+    binary = austin_bin if prog == "austin" else austinp_bin
     proc = procs.start(["sleep", "600"])
     time.sleep(0.1)
-    res = run_austin(["-t", "500", "-p", proc.pid], timeout=30)
+    res = run_austin(["-t", "500", "-p", proc.pid], timeout=30, binary=binary)
     assert_one_line_error(res, NOT_PYTHON)
+    assert "not a Python process" in res.stderr, res
     assert res.stdout == "", res
     assert_running_untraced(proc)
 
@@ -109,7 +151,27 @@ def test_launch_not_python(austin_bin):
     # (austin ends it when it gives up).
     res = run_austin(["-t", "500", "sleep", "600"], timeout=30)
     assert_one_line_error(res, NOT_PYTHON)
+    assert "not a Python process" in res.stderr, res
     assert res.stdout == "", res
+
+
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_launch_ends_too_quickly(austin_bin, austinp_bin, prog):
+    """A command that ends before a Python runtime shows: Austin 3.7's 33."""
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin(["true"], timeout=30, binary=binary)
+    assert_one_line_error(res, LAUNCH)
+    assert "Cannot launch the given command or it terminated too quickly" in res.stderr, res
+    assert res.stdout == "", res
+
+
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_output_cannot_be_created(austin_bin, austinp_bin, tmp_path, prog):
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin(["-o", str(tmp_path / "no" / "such" / "dir"), "true"], timeout=30,
+                     binary=binary, mojo_copy=False)
+    assert_one_line_error(res, OUTPUT_CREATE)
+    assert "Unable to create the given output file" in res.stderr, res
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +204,7 @@ def test_permission_denied(austin_bin, any_interp, procs, test_user, mode):
     args = [mode, proc.pid] + (["-x", "1"] if mode == "-p" else [])
     res = run_austin(args, timeout=30, user=test_user)
     assert_one_line_error(res, PERMISSION)
+    assert "Permission denied" in res.stderr, res
     assert res.stdout == "", res
     assert_running_untraced(proc)
 
@@ -169,9 +232,12 @@ def test_unsupported_version(austin_bin, procs):
 
 
 @pytest.mark.parametrize("cmd", ["/nonexistent/cmd", "austin-no-such-command-xyz"])
-def test_command_not_found(austin_bin, cmd):
-    res = run_austin([cmd], timeout=30)
-    assert_one_line_error(res, COMMAND_NOT_FOUND)
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_command_not_found(austin_bin, austinp_bin, cmd, prog):
+    binary = austin_bin if prog == "austin" else austinp_bin
+    res = run_austin([cmd], timeout=30, binary=binary)
+    assert_one_line_error(res, LAUNCH)
+    assert "Cannot launch" in res.stderr, res
     assert res.stdout == "", res
 
 
@@ -187,3 +253,25 @@ def test_bad_option_value(austin_bin, args):
     res = run_austin(args + ["/bin/true"], timeout=30)
     assert_one_line_error(res, BAD_OPTION)
     assert res.stdout == "", res
+
+
+@pytest.mark.parametrize("signo", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=lambda s: s.name)
+@pytest.mark.parametrize("prog", ["austin", "austinp"])
+def test_signal_status(austin_bin, austinp_bin, any_interp, procs, tmp_path, prog, signo):
+    """Stopped by SIGINT or SIGTERM: the profile is complete and the status
+    Austin 3.7's (minus the signal: 254, 241); SIGHUP, which Austin does not
+    catch, ends ours with 0."""
+    binary = austin_bin if prog == "austin" else austinp_bin
+    host, side = any_interp.side_file(tmp_path)
+    proc = procs.start(any_interp.command("target_busy.py", 20, side))
+    wait_ids(host, proc)
+    p = subprocess.Popen([binary, "-i", "1ms", "-p", str(proc.pid)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True)
+    time.sleep(1.0)
+    p.send_signal(signo)
+    out, err = p.communicate(timeout=10)
+    expected = 0 if signo == signal.SIGHUP else 256 - signo
+    assert p.returncode == expected, (p.returncode, err)
+    assert out.rstrip("\n").split("\n")[-1].startswith("# errors: "), out[-300:]
+    assert_running_untraced(proc)

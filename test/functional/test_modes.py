@@ -4,6 +4,7 @@ Every interpreter for the modes whose data comes from the interpreter or
 the process (-m, -f, -g, -b); one for -P, which only concerns the output.
 Text runs are also checked against their MOJO copy by run_austin."""
 
+import json
 import os
 import re
 import select
@@ -21,6 +22,7 @@ from conftest import (
 BUSY = "target_busy.py"
 MEMORY = "target_memory.py"
 GC = "target_gc.py"
+COLUMNS = "target_columns.py"
 
 
 def read_counts(path, timeout=5.0):
@@ -244,8 +246,55 @@ def test_gc(austin_bin, interp, tmp_path):
     assert res.returncode == 0, res
     prof = parse_profile(res.stdout)
     assert not any(s.gc for s in prof.samples), "':GC:' without -g"
+    assert "gc" not in prof.footer, "'# gc:' without -g: %r" % prof.footer
     assert any(s.frames and s.frames[-1] == (path, "main", collect_line)
                for s in prof.samples), "the collections were not sampled"
+
+
+class GcSample:
+    def __init__(self, gc, time):
+        self.gc, self.time = gc, time
+
+
+def check_gc_time(gc_us, samples):
+    """Austin 3.7's "# gc:" is the sum of the time metrics of the written
+    samples marked as taken during a collection, in microseconds."""
+    assert gc_us == sum(s.time for s in samples if s.gc), (
+        gc_us, sum(s.time for s in samples if s.gc))
+    assert 0 < gc_us, "no time in the collector for a target that collects"
+
+
+@pytest.mark.parametrize("tool", ["austin", "austinp"])
+def test_gc_time_footer(austin_bin, austinp_bin, interp, tool):
+    """-g: the footer gives the time spent in the collector ("# gc: <us>",
+    after the duration), in text and in MOJO, as Austin 3.7 does."""
+    binary = austinp_bin if tool == "austinp" else austin_bin
+    res = run_austin(["-g", "-i", "1ms", "-t", "5000"] + interp.command(GC, 1.5),
+                     timeout=60, binary=binary)
+    assert res.returncode == 0, res
+    tail = res.stdout.rstrip("\n").split("\n")[-6:]
+    assert tail[0] == "" and tail[1].startswith("# duration: "), tail
+    assert re.fullmatch(r"# gc: \d+", tail[2]), tail
+    if tool == "austin":
+        assert parse_profile(res.stdout).footer["gc"] == tail[2][len("# gc: "):]
+    # austinp's samples carry native frames (and its header maps): only
+    # the marker and the metric matter here.
+    samples = []
+    for line in res.stdout.split("\n"):
+        if line and not line.startswith("#"):
+            stack, metric = line.rsplit(" ", 1)
+            samples.append(GcSample(stack.endswith(";:GC:"), int(metric)))
+    check_gc_time(int(tail[2][len("# gc: "):]), samples)
+
+    res = subprocess.run([binary, "-b", "-g", "-i", "1ms", "-t", "5000"]
+                         + [str(a) for a in interp.command(GC, 1.5)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=60)
+    assert res.returncode == 0, res
+    prof = mojo.decode(res.stdout)
+    keys = [k for k, _ in prof.metadata]
+    assert keys[-5:] == ["duration", "gc", "sampling", "saturation", "errors"], keys
+    check_gc_time(int(prof.meta["gc"]), prof.samples)
 
 
 # --------------------------------------------------------------------------
@@ -282,12 +331,48 @@ def test_mojo_columns(austin_bin, interp, tmp_path):
         with open(os.path.join(os.path.dirname(__file__), "..", "targets", BUSY)) as src:
             text = src.read().split("\n")[inner_line - 1]
         assert f.end_line == inner_line, f
-        # "(x * x) % 1009" or a part of it: the columns lie in the line.
-        assert 0 < f.column < f.end_column <= len(text), (f, text)
-        assert text[f.column:f.end_column].strip(), (f, text)
+        # "(x * x) % 1009" or a part of it: the columns (1-based, as
+        # Austin 3.7 writes them) lie in the line.
+        assert 1 < f.column < f.end_column <= len(text) + 1, (f, text)
+        assert text[f.column - 1:f.end_column - 1].strip(), (f, text)
     else:
         assert all(f.end_line == f.column == f.end_column == 0 for f in frames), \
             [f for f in frames if f.column][:3]
+
+
+def test_mojo_columns_truth(austin_bin, interp, tmp_path):
+    """MOJO locations are Austin 3.7's: on 3.11+ each Python frame is at one
+    of its code object's own co_positions() (read by the target itself),
+    columns plus one (1-based), None written 0, with the real end line of
+    a call that spans lines; before 3.11, no end line and no columns."""
+    host, side = interp.side_file(tmp_path)
+    path = interp.target(COLUMNS)
+    prof = run_mojo(["-b", "-i", "1ms", "-t", "5000"] + interp.command(COLUMNS, 1.5, side))
+    with open(host) as f:
+        truth = json.load(f)
+    call_line, leaf_line = marks(COLUMNS)["spread_call"], marks(COLUMNS)["combine"]
+    frames = [f for s in prof.samples if not s.invalid for f in s.frames
+              if f.filename == path and f.name in truth]
+    assert frames, "no frame of %s" % path
+    if interp.version_info < (3, 11):
+        assert all(f.end_line == f.column == f.end_column == 0 for f in frames), \
+            [f for f in frames if f.end_line or f.column or f.end_column][:3]
+        return
+    expected = {}
+    for name, t in truth.items():
+        expected[name] = {(l, el or 0, 0 if c is None else c + 1, 0 if ec is None else ec + 1)
+                          for l, el, c, ec in t["positions"] if l is not None}
+        # A frame caught before its first instruction, or at one without a
+        # line, is written where its function starts (no columns).
+        expected[name].add((t["first"], t["first"], 0, 0))
+    for f in frames:
+        assert (f.line, f.end_line, f.column, f.end_column) in expected[f.name], (
+            f, sorted(p for p in expected[f.name] if p[0] == f.line))
+    calls = [f for f in frames if f.name == "spread" and f.line == call_line]
+    assert calls, "no sample of the call at line %d" % call_line
+    # The call "combine(...)" spans four lines: its end is the ")" line.
+    assert any(f.end_line == call_line + 3 and f.column > 1 for f in calls), calls[:3]
+    assert any(f.line == leaf_line and f.column > 1 for f in frames if f.name == "combine")
 
 
 @pytest.mark.parametrize("flags, mode", [

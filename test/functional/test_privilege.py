@@ -24,7 +24,9 @@ from conftest import (AUSTIN, AUSTINP, BUILDDIR, TARGETS, INTERPRETERS, Procs,
                       assert_one_line_error, assert_running_untraced, parse_profile, proc_status)
 
 USER = "pyaustin-priv"
-PERMISSION, OUTPUT, INPUT = 12, 14, 16
+PERMISSION = 37          # Austin 3.7's EPROCPERM
+OUTPUT_CREATE = 255      # Austin 3.7's "Unable to create the given output file"
+OUTPUT, INPUT = 74, 66   # austinp-resolve's own (errors.h)
 CAP_SYS_PTRACE = 1 << 19
 RESOLVE = os.path.join(BUILDDIR, "src", "resolve", "austinp-resolve")
 BINARIES = {"austin": AUSTIN, "austinp": AUSTINP, "austinp-resolve": RESOLVE}
@@ -309,7 +311,7 @@ def test_setuid_process_refused(env, targets, kind):
 def test_output_opened_as_user(env, kind, prog):
     # Where only root may write: refused before any target is looked at.
     r = env.run([env.bin(kind, prog), "-o", os.path.join(env.root_only, "p.austin"), "-p", "1"])
-    assert_one_line_error(r, OUTPUT)
+    assert_one_line_error(r, OUTPUT_CREATE)
     assert not os.listdir(env.root_only)
     # A root file in the user's directory is not the user's to overwrite.
     guarded = os.path.join(env.out, "root-file-%s-%s" % (kind, prog))
@@ -317,7 +319,7 @@ def test_output_opened_as_user(env, kind, prog):
         f.write("root's\n")
     os.chmod(guarded, 0o644)
     r = env.run([env.bin(kind, prog), "-o", guarded, "-p", "1"])
-    assert_one_line_error(r, OUTPUT)
+    assert_one_line_error(r, OUTPUT_CREATE)
     assert _read(guarded) == "root's\n"
     # A profile written is the user's.
     path = os.path.join(env.out, "%s-%s.austin" % (kind, prog))

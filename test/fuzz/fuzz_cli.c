@@ -5,7 +5,8 @@
  * names the program after it in its messages). Each parser runs with
  * ARGP_NO_EXIT, so that --help, --usage, -V and argp's own errors print
  * and return rather than end the process. Every parse must give either
- * E_BAD_OPTION or E_OK with options that hold what cli.h and
+ * E_BAD_OPTION, E_NO_TARGET (the samplers: nothing to sample, as with no
+ * argument at all) or E_OK with options that hold what cli.h and
  * resolve_args.h promise; no parser may write into the strings of argv.
  * Output goes wherever stdout and stderr go (bench/fuzz closes them). */
 #define _GNU_SOURCE
@@ -102,10 +103,12 @@ static int same_options(const struct options *a, const struct options *b) {
 static void fuzz_samplers(struct cmdline *c) {
   struct options austin, austinp;
   enum error_kind ka = cli_parse_flags(c->argc, fresh_argv(c), 100, false, ARGP_NO_EXIT, &austin);
-  require(ka == E_OK || ka == E_BAD_OPTION, "austin: an error kind other than a bad option");
+  require(ka == E_OK || ka == E_BAD_OPTION || ka == E_NO_TARGET,
+          "austin: an error kind other than a bad option or no target");
   if (ka == E_OK) check_options(c, &austin, 0);
   enum error_kind kp = cli_parse_flags(c->argc, fresh_argv(c), 100, true, ARGP_NO_EXIT, &austinp);
-  require(kp == E_OK || kp == E_BAD_OPTION, "austinp: an error kind other than a bad option");
+  require(kp == E_OK || kp == E_BAD_OPTION || kp == E_NO_TARGET,
+          "austinp: an error kind other than a bad option or no target");
   if (kp == E_OK) check_options(c, &austinp, 1);
   /* -k (--kernel) is all that tells them apart. */
   if (memchr(c->buf, 'k', c->size) == NULL) {

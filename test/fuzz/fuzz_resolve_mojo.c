@@ -2,7 +2,7 @@
  * own I/O and session (resolve_pass.c), with a made-up resolver
  * (fake_resolver.c).
  *
- * Either the input is malformed (status 15), or the output is MOJO that
+ * Either the input is malformed (status 65), or the output is MOJO that
  * decodes (mojo_canon.c, a decoder of its own), says what the input said
  * but for its frames (metadata, samples, kernel frames, string
  * references, flags and metrics, in order), reads back through the same

@@ -2,7 +2,7 @@
  * (text_format.c), over its own I/O and session (resolve_pass.c), with a
  * made-up resolver (fake_resolver.c).
  *
- * Either the input is malformed (status 15), or the output is Austin's
+ * Either the input is malformed (status 65), or the output is Austin's
  * text again: one line for each line of the input, the same but for
  * the native frames of samples (each kept as it was, or made one frame
  * or more); each sample ending with its metric and holding no empty

@@ -76,8 +76,8 @@ void resolve_pass(const char *target, resolve_detect detect, resolve_reader read
   resolve_require(target, rout_close(&out) == 0, "cannot write the output");
   resolve_require(target, p->kind == E_OK || p->kind == E_MALFORMED_INPUT,
                   "an error other than malformed input");
-  resolve_require(target, p->kind == E_OK || error_status(p->kind) == 15,
-                  "malformed input without status 15");
+  resolve_require(target, p->kind == E_OK || error_status(p->kind) == 65,
+                  "malformed input without status 65");
   resolve_require(target, s.frames == s.lines + s.names + s.kept,
                   "native frames miscounted in the summary");
   if (p->kind == E_OK) session_summary(&s, devnull, target);
