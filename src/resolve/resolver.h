@@ -89,6 +89,8 @@ struct resolver_stats {
   uint64_t misses;     /* of which resolved through libbfd */
   uint64_t flushes;    /* times the cache was full and emptied */
   uint64_t files;      /* files asked for */
+  unsigned debuginfod_asked, debuginfod_found; /* debug files asked of servers, found */
+  bool debuginfod_gave_up; /* a server failed (unreachable, timeout): asked no more */
 };
 void resolver_stats(const struct resolver *r, struct resolver_stats *out);
 
