@@ -221,3 +221,169 @@ def test_minidebug_resolved_names(interp, mini_runs, tmp_path):
     print(res.stderr.strip())
     assert t.wrong == 0, "\n".join(t.errors)
     assert t.named >= 100, "only %d named frames of the module" % t.named
+
+
+# --------------------------------------------------------------------------
+# debuginfod
+
+
+def free_port():
+    """A port of 127.0.0.1 that nothing listens on (just released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A debuginfod server over a folder holding the twin's debug file
+    (--only-keep-debug), up once it serves that file."""
+
+    def __init__(self, m, tmp):
+        need("debuginfod", "debuginfod")
+        folder = os.path.join(str(tmp), "debuginfod-files")
+        os.makedirs(folder, exist_ok=True)
+        bid = nt.build_id(m.twin)
+        shutil.copy(os.path.join(m.debug_dir, ".build-id", bid[:2], bid[2:] + ".debug"),
+                    os.path.join(folder, "pyaustin_many.debug"))
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log = open(os.path.join(str(tmp), "debuginfod.log"), "w")
+        self.proc = subprocess.Popen(
+            ["debuginfod", "-F", folder, "-p", str(self.port),
+             "-d", os.path.join(str(tmp), "debuginfod.sqlite")],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        # Up and indexed: the file is served (polled; a server that never
+        # gets there fails the test after a minute).
+        want = "%s/buildid/%s/debuginfo" % (self.url, bid)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(want, timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            assert self.proc.poll() is None, "debuginfod exited: see %s" % self.log.name
+            assert time.monotonic() < deadline, "debuginfod did not serve %s" % want
+            time.sleep(0.2)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def server(interp, many_runs, tmp_path):
+    m, _ = many_runs(interp)
+    s = Server(m, tmp_path)
+    yield s
+    s.stop()
+
+
+def debuginfod_env(urls, cache):
+    env = dict(os.environ, DEBUGINFOD_URLS=urls, DEBUGINFOD_CACHE_PATH=str(cache),
+               DEBUGINFOD_TIMEOUT="10")
+    return env
+
+
+def test_debuginfod_resolve(interp, many_runs, server, tmp_path):
+    """austinp-resolve with DEBUGINFOD_URLS: the stripped module's frames
+    named and given lines from the served debug file, as addr2line names
+    them from the twin; nothing of the module left unnamed."""
+    m, raw = many_runs(interp)
+    raw_path = tmp_path / "raw.austin"
+    raw_path.write_text(raw)
+    t0 = time.monotonic()
+    res = run([RESOLVE, raw_path], timeout=300,
+              env=debuginfod_env(server.url, tmp_path / "cache"))
+    took = time.monotonic() - t0
+    assert res.returncode == 0, res.stderr
+    with_line = check_against_addr2line(
+        raw, res.stdout, ref=lambda path: m.twin if path == m.path else path)
+    left = sum(1 for _, fr, _ in _samples(res.stdout) for f in fr
+               if nt.module_name(m.path) + "+0x" in f)
+    print("%s austinp-resolve with debuginfod: %d frames resolved to lines, %d of the module "
+          "left unnamed, %.2f s" % (interp.label, with_line, left, took))
+    print(res.stderr.strip())
+    assert left == 0
+    assert with_line > 0
+    assert re.search(r"debuginfod: \d+ debug files asked for, [1-9]\d* found", res.stderr), \
+        res.stderr
+    # The cache of DEBUGINFOD_CACHE_PATH holds the file now.
+    bid = nt.build_id(m.twin)
+    assert os.path.exists(tmp_path / "cache" / bid / "debuginfo")
+
+
+def test_debuginfod_unreachable(interp, many_runs, tmp_path):
+    """A server that cannot be reached (a closed port): austinp-resolve
+    ends with success, the stripped module's frames kept unnamed (module
+    and start), as without any server."""
+    m, raw = many_runs(interp)
+    raw_path = tmp_path / "raw.austin"
+    raw_path.write_text(raw)
+    closed = "http://127.0.0.1:%d" % free_port()
+    t0 = time.monotonic()
+    res = run([RESOLVE, raw_path], timeout=120, env=debuginfod_env(closed, tmp_path / "cache"))
+    took = time.monotonic() - t0
+    assert res.returncode == 0, res.stderr
+    check_against_addr2line(raw, res.stdout)
+    kept = sum(1 for _, fr, _ in _samples(res.stdout) for f in fr
+               if nt.module_name(m.path) + "+0x" in f)
+    t0 = time.monotonic()
+    plain = run([RESOLVE, raw_path], timeout=120)
+    took_plain = time.monotonic() - t0
+    assert plain.returncode == 0, plain.stderr
+    print("%s austinp-resolve, server unreachable: %d frames of the module kept unnamed, "
+          "%.2f s (%.2f s without DEBUGINFOD_URLS)" % (interp.label, kept, took, took_plain))
+    print(res.stderr.strip())
+    assert kept > 0
+    assert res.stdout == plain.stdout
+    assert "a server failed" in res.stderr, res.stderr
+
+
+def test_debuginfod_where(interp, many_runs, server, tmp_path):
+    """austinp -w with DEBUGINFOD_URLS: once the target runs again, the
+    stripped module's frames are shown with the twin's functions and the
+    lines of its source."""
+    m, _ = many_runs(interp)
+    host_ids, target_ids = interp.side_file(tmp_path)
+    proc = subprocess.Popen(interp.command(TARGET, 20, target_ids, m.target_dir),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    functions = {nt.base_name(x) for _, _, x in m.truth.funcs}
+    env = debuginfod_env(server.url, tmp_path / "cache")
+    try:
+        ids = wait_ids(host_ids, proc)
+        t = Tally()
+        for attempt in range(5):
+            p = run([AUSTINP, "-w", ids["pid"]], timeout=300, env=env)
+            assert p.returncode == 0, p.stderr
+            for tid, (_, _, frames) in parse_where(p.stdout).items():
+                for kind, name, where, _ in frames:
+                    if kind != "c":
+                        continue
+                    if where == m.path:
+                        # No line: DWARF does not cover it (a PLT stub,
+                        # which the twin names neither), else the debug
+                        # file was not used.
+                        t.unnamed += 1
+                        ident = nt.IDENTITY_RE.match(re.sub(r"\+0x[0-9a-f]+$", "", name))
+                        if not ident or (ident.group(2) != "??" and
+                                         m.truth.names(int(ident.group(2), 16))):
+                            t.bad("where: %s (%s) without its source line" % (name, where))
+                    elif where.rsplit(":", 1)[0].endswith("pyaustin_many.c"):
+                        t.named += 1
+                        if name not in functions:
+                            t.bad("where: %s is no function of the module" % name)
+            if t.named >= 3:
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+    t.report("%s where mode with debuginfod, the module" % interp.label)
+    assert t.wrong == 0, "\n".join(t.errors)
+    assert t.named >= 1, "no frame of the module with its source line"
