@@ -237,6 +237,10 @@ enum resolver_file_state resolver_file_state(const struct resolver_file *f) {
 
 const char *resolver_file_path(const struct resolver_file *f) { return f->path; }
 
+bool resolver_file_minidebug(const struct resolver_file *f) {
+  return f->syms_loaded && elf_file_has_minidebug(f->ef);
+}
+
 const char *resolver_file_debug_path(const struct resolver_file *f) {
   return f->state == RESOLVER_FILE_DEBUG ? f->debug_path : NULL;
 }

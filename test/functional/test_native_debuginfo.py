@@ -221,6 +221,8 @@ def test_minidebug_resolved_names(interp, mini_runs, tmp_path):
     print(res.stderr.strip())
     assert t.wrong == 0, "\n".join(t.errors)
     assert t.named >= 100, "only %d named frames of the module" % t.named
+    assert "%s (%d frames, %d named from its symbol table and MiniDebugInfo)" % (
+        m.path, t.named + t.unnamed, t.named) in res.stderr, res.stderr
 
 
 # --------------------------------------------------------------------------
