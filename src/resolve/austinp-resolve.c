@@ -53,6 +53,18 @@ static const struct format *detect(struct rin *in, enum error_kind *kind) {
   return NULL;
 }
 
+/* What the debuginfod servers were asked (only when DEBUGINFOD_URLS
+ * named one and a file lacked its debug info here). */
+static void debuginfod_summary(const struct resolver *r) {
+  struct resolver_stats rs;
+  resolver_stats(r, &rs);
+  if (rs.debuginfod_asked == 0) return;
+  fprintf(stderr, "%s: debuginfod: %u debug files asked for, %u found%s\n", error_progname,
+          rs.debuginfod_asked, rs.debuginfod_found,
+          rs.debuginfod_gave_up ? "; a server failed (unreachable or too slow): no more asked"
+                                : "");
+}
+
 static int run(const struct resolve_args *a) {
   struct rin in;
   if (rin_open(&in, a->input) != 0)
@@ -86,7 +98,10 @@ static int run(const struct resolve_args *a) {
   /* A reader that went away (| head) is not an error of ours. */
   if (rout_close(&out) != 0 && out.error != EPIPE && kind == E_OK)
     status = error_report(E_OUTPUT, "cannot write the output: %s", strerror(out.error));
-  if (!a->quiet && kind == E_OK) session_summary(&s, stderr, error_progname);
+  if (!a->quiet && kind == E_OK) {
+    session_summary(&s, stderr, error_progname);
+    debuginfod_summary(r);
+  }
   session_free(&s);
   resolver_free(r);
   rin_close(&in);

@@ -71,3 +71,8 @@ bfd *debug_find(bfd *abfd, const char *root, const char *path, const char *const
   }
   return c.found;
 }
+
+bfd *debug_open_matching(bfd *abfd, const char *candidate) {
+  struct accept_ctx c = {abfd, NULL};
+  return accept_dwarf(candidate, true, &c) ? c.found : NULL;
+}

@@ -16,6 +16,11 @@
 bfd *debug_find(bfd *abfd, const char *root, const char *path, const char *const *dirs,
                 size_t ndirs, char **found);
 
+/* The bfd of candidate when it is the debug file of abfd: an object
+ * file with DWARF and abfd's build-id (a file a debuginfod server sent);
+ * else NULL. */
+bfd *debug_open_matching(bfd *abfd, const char *candidate);
+
 /* Whether abfd holds DWARF of its own. */
 int debug_has_dwarf(bfd *abfd);
 

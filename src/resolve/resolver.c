@@ -9,6 +9,7 @@
 #include "addr_cache.h"
 #include "bfd_config.h"
 #include "debug_find.h"
+#include "debuginfod_find.h"
 #include "elf_exec.h"
 #include "elf_symbols.h"
 #include "func_syms.h"
@@ -52,6 +53,8 @@ struct resolver {
   struct resolver_file **by_path; /* open addressing, 2 * FILES_MAX slots */
   struct addr_cache *cache;
   uint64_t lookups, misses;
+  bool dbgd_tried;  /* the debuginfod client was made, or not (no servers) */
+  struct dbgd *dbgd;
 };
 
 /* libbfd reports problems of the files it reads (odd DWARF, unknown
@@ -123,6 +126,7 @@ void resolver_free(struct resolver *r) {
   free(r->files);
   free(r->by_path);
   addr_cache_free(r->cache);
+  dbgd_free(r->dbgd);
   free(r->root);
   free(r);
 }
@@ -136,6 +140,26 @@ static int read_exec(const char *real, struct elf_exec *x) {
   int rc = elf_exec_read(fd, x);
   close(fd);
   return rc;
+}
+
+/* The debug file of a file whose debug info was not found on this
+ * machine, from the debuginfod servers of DEBUGINFOD_URLS, by build-id
+ * (debuginfod_find.h); NULL when there is none or no server. */
+static bfd *from_debuginfod(struct resolver *r, bfd *abfd, char **found) {
+  const struct bfd_build_id *id = abfd->build_id;
+  if (id == NULL || id->size == 0) return NULL;
+  if (!r->dbgd_tried) {
+    r->dbgd_tried = true;
+    r->dbgd = dbgd_new();
+  }
+  char *path = dbgd_find_debuginfo(r->dbgd, id->data, id->size);
+  bfd *b = path != NULL ? debug_open_matching(abfd, path) : NULL;
+  if (b == NULL) {
+    free(path);
+    return NULL;
+  }
+  *found = path;
+  return b;
 }
 
 static void file_open(struct resolver *r, struct resolver_file *f) {
@@ -152,6 +176,7 @@ static void file_open(struct resolver *r, struct resolver_file *f) {
     f->dbg = debug_find(f->abfd, r->root, f->path, (const char *const *)r->dirs, r->ndirs,
                         &f->debug_path);
   }
+  if (f->dbg == NULL) f->dbg = from_debuginfod(r, f->abfd, &f->debug_path);
   f->state = f->dbg != NULL ? RESOLVER_FILE_DEBUG : RESOLVER_FILE_NO_DEBUG;
   /* Without DWARF, the file itself still has its line-less sections. */
   if (f->dbg == NULL) f->dbg = f->abfd;
@@ -211,6 +236,10 @@ enum resolver_file_state resolver_file_state(const struct resolver_file *f) {
 }
 
 const char *resolver_file_path(const struct resolver_file *f) { return f->path; }
+
+bool resolver_file_minidebug(const struct resolver_file *f) {
+  return f->syms_loaded && elf_file_has_minidebug(f->ef);
+}
 
 const char *resolver_file_debug_path(const struct resolver_file *f) {
   return f->state == RESOLVER_FILE_DEBUG ? f->debug_path : NULL;
@@ -334,6 +363,8 @@ int resolver_frames(struct resolver *r, const char *path, uint64_t map_lo, uint6
 }
 
 void resolver_stats(const struct resolver *r, struct resolver_stats *out) {
+  dbgd_stats(r->dbgd, &out->debuginfod_asked, &out->debuginfod_found,
+             &out->debuginfod_gave_up);
   out->lookups = r->lookups;
   out->misses = r->misses;
   out->flushes = addr_cache_flushes(r->cache);

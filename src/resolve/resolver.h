@@ -62,6 +62,9 @@ enum resolver_file_state resolver_file_state(const struct resolver_file *f);
 const char *resolver_file_path(const struct resolver_file *f);
 /* The file that held the DWARF (the file itself or its debug file). */
 const char *resolver_file_debug_path(const struct resolver_file *f);
+/* Whether the names of a file without debug info came (also) from its
+ * MiniDebugInfo (.gnu_debugdata; known once a name was looked up). */
+bool resolver_file_minidebug(const struct resolver_file *f);
 
 /* Resolve pc, an address of the process in which the executable segment
  * of f was mapped at map_lo (the start of the mapping, as a `# map:`
@@ -89,6 +92,8 @@ struct resolver_stats {
   uint64_t misses;     /* of which resolved through libbfd */
   uint64_t flushes;    /* times the cache was full and emptied */
   uint64_t files;      /* files asked for */
+  unsigned debuginfod_asked, debuginfod_found; /* debug files asked of servers, found */
+  bool debuginfod_gave_up; /* a server failed (unreachable, timeout): asked no more */
 };
 void resolver_stats(const struct resolver *r, struct resolver_stats *out);
 

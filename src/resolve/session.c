@@ -246,7 +246,8 @@ void session_summary(const struct session *s, FILE *out, const char *prefix) {
       fprintf(out, "%s: cannot read %s (%" PRIu64 " frames kept)\n", prefix, f->path, f->frames);
     else if (st == RESOLVER_FILE_NO_DEBUG)
       fprintf(out, "%s: no debug info for %s (%" PRIu64 " frames, %" PRIu64
-                   " named from its symbol table)\n",
-              prefix, f->path, f->frames, f->names);
+                   " named from its symbol table%s)\n",
+              prefix, f->path, f->frames, f->names,
+              resolver_file_minidebug(f->rf) ? " and MiniDebugInfo" : "");
   }
 }

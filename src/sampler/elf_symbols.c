@@ -8,6 +8,7 @@
 
 #include "debug_paths.h"
 #include "load_bias.h"
+#include "minidebug.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +51,9 @@ struct elf_file {
   bool debug_tried;         /* the debug file was searched for */
   struct elf_file *debug;   /* the debug file, once found */
   char *debug_path;
+  bool mini_tried;          /* .gnu_debugdata was looked at */
+  struct elf_file *mini;    /* its ELF file (MiniDebugInfo), once read */
+  void *mem;                /* an in-memory file's contents (owned) */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -190,6 +194,24 @@ static void load_segments(struct elf_file *ef) {
   }
 }
 
+/* Read the headers, tables and segments of an elf_file whose elf, size
+ * and names are set; closes it and returns NULL if it is not ELF. */
+static struct elf_file *setup(struct elf_file *ef) {
+  if (ef->path == NULL || ef->root == NULL || ef->elf == NULL ||
+      elf_kind(ef->elf) != ELF_K_ELF || gelf_getclass(ef->elf) == ELFCLASSNONE) {
+    elf_file_close(ef);
+    return NULL;
+  }
+  GElf_Ehdr ehdr;
+  if (gelf_getehdr(ef->elf, &ehdr) == NULL) {
+    elf_file_close(ef);
+    return NULL;
+  }
+  load_sections(ef);
+  load_segments(ef);
+  return ef;
+}
+
 static struct elf_file *open_internal(const char *path, const char *root,
                                       bool is_debug) {
   if (path == NULL)
@@ -216,19 +238,30 @@ static struct elf_file *open_internal(const char *path, const char *root,
   ef->path = xstrdup(path);
   ef->root = xstrdup(root ? root : "");
   ef->elf = elf_begin(fd, ELF_C_READ, NULL);
-  if (ef->path == NULL || ef->root == NULL || ef->elf == NULL ||
-      elf_kind(ef->elf) != ELF_K_ELF || gelf_getclass(ef->elf) == ELFCLASSNONE) {
-    elf_file_close(ef);
+  return setup(ef);
+}
+
+/* An ELF file held in memory (mem, of size bytes, malloc'd: the elf_file
+ * owns it from now on, even when NULL is returned), opened as a debug
+ * file: its symbols only. */
+static struct elf_file *open_memory(void *mem, size_t size, const char *name) {
+  if (elf_version(EV_CURRENT) == EV_NONE || size < EI_NIDENT) {
+    free(mem);
     return NULL;
   }
-  GElf_Ehdr ehdr;
-  if (gelf_getehdr(ef->elf, &ehdr) == NULL) {
-    elf_file_close(ef);
+  struct elf_file *ef = calloc(1, sizeof *ef);
+  if (ef == NULL) {
+    free(mem);
     return NULL;
   }
-  load_sections(ef);
-  load_segments(ef);
-  return ef;
+  ef->fd = -1;
+  ef->mem = mem;
+  ef->file_size = size;
+  ef->is_debug = true;
+  ef->path = xstrdup(name);
+  ef->root = xstrdup("");
+  ef->elf = elf_memory(mem, size);
+  return setup(ef);
 }
 
 struct elf_file *elf_file_open(const char *path, const char *root) {
@@ -240,10 +273,13 @@ void elf_file_close(struct elf_file *ef) {
     return;
   if (ef->debug != NULL)
     elf_file_close(ef->debug);
+  if (ef->mini != NULL)
+    elf_file_close(ef->mini);
   if (ef->elf != NULL)
     elf_end(ef->elf);
   if (ef->fd >= 0)
     close(ef->fd);
+  free(ef->mem); /* after elf_end: libelf reads it until then */
   free(ef->debug_path);
   free(ef->path);
   free(ef->root);
@@ -362,6 +398,44 @@ const char *elf_file_debug_path(struct elf_file *ef) {
   return ef ? ef->debug_path : NULL;
 }
 
+/* ---- MiniDebugInfo ---------------------------------------------------- */
+
+/* The ELF file of .gnu_debugdata, decompressed (bounded: minidebug.h),
+ * when it has a symbol table. */
+static struct elf_file *read_mini(struct elf_file *ef) {
+  GElf_Shdr shdr;
+  Elf_Scn *scn = find_section(ef, ".gnu_debugdata", &shdr);
+  Elf_Data *data = scn != NULL ? section_data(ef, scn, &shdr) : NULL;
+  if (data == NULL || data->d_size > MINIDEBUG_IN_MAX)
+    return NULL;
+  size_t size;
+  void *mem = minidebug_decompress(data->d_buf, data->d_size, MINIDEBUG_OUT_MAX, &size);
+  if (mem == NULL)
+    return NULL;
+  struct elf_file *mini = open_memory(mem, size, ".gnu_debugdata");
+  if (mini != NULL && mini->symtab.syms == NULL) {
+    elf_file_close(mini);
+    return NULL;
+  }
+  return mini;
+}
+
+/* The MiniDebugInfo of a file that has no .symtab of its own and no
+ * debug file (either names more, DWARF's names included), read once. */
+static struct elf_file *get_mini(struct elf_file *ef) {
+  if (ef->is_debug || ef->symtab.syms != NULL || get_debug(ef) != NULL)
+    return NULL;
+  if (!ef->mini_tried) {
+    ef->mini_tried = true;
+    ef->mini = read_mini(ef);
+  }
+  return ef->mini;
+}
+
+bool elf_file_has_minidebug(struct elf_file *ef) {
+  return ef != NULL && get_mini(ef) != NULL;
+}
+
 /* ---- symbols ---------------------------------------------------------- */
 
 static int symtab_lookup(const struct symtab *t, const char *name,
@@ -399,6 +473,9 @@ int elf_file_symbol(struct elf_file *ef, const char *name, uint64_t *value,
   struct elf_file *dbg = get_debug(ef);
   if (dbg != NULL && symtab_lookup(&dbg->symtab, name, value, size) == 0)
     return 0;
+  struct elf_file *mini = get_mini(ef);
+  if (mini != NULL && symtab_lookup(&mini->symtab, name, value, size) == 0)
+    return 0;
   return -1;
 }
 
@@ -432,6 +509,9 @@ int elf_file_each_function(struct elf_file *ef, elf_symbol_cb cb, void *ctx) {
   struct elf_file *dbg = get_debug(ef);
   if (rc == 0 && dbg != NULL)
     rc = symtab_each_function(&dbg->symtab, cb, ctx);
+  struct elf_file *mini = rc == 0 ? get_mini(ef) : NULL;
+  if (mini != NULL)
+    rc = symtab_each_function(&mini->symtab, cb, ctx);
   return rc;
 }
 
@@ -446,7 +526,7 @@ int elf_file_read(struct elf_file *ef, uint64_t addr, void *buf, size_t len) {
         len > s->filesz - (addr - s->vaddr))
       continue;
     uint64_t off = s->offset + (addr - s->vaddr);
-    if (!in_file(ef, off, len) || off > (uint64_t)INT64_MAX)
+    if (ef->fd < 0 || !in_file(ef, off, len) || off > (uint64_t)INT64_MAX)
       return -1;
     size_t done = 0;
     while (done < len) {

@@ -9,6 +9,7 @@
 #ifndef ELF_SYMBOLS_H
 #define ELF_SYMBOLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,9 +54,13 @@ int elf_file_load_bias(struct elf_file *ef, uint64_t map_start,
  * been looked for yet). */
 const char *elf_file_debug_path(struct elf_file *ef);
 
+/* Whether the file's symbols include its MiniDebugInfo (.gnu_debugdata,
+ * minidebug.h): read when the file has no .symtab and no debug file. */
+bool elf_file_has_minidebug(struct elf_file *ef);
+
 /* Iterate over the defined function symbols (STT_FUNC, size > 0) of
- * .dynsym, .symtab and the debug file's .symtab (a function may come more
- * than once): calls cb(name, value, size, ctx) for each; stops when cb
+ * .dynsym, .symtab, the debug file's .symtab and the MiniDebugInfo's (a
+ * function may come more than once): calls cb(name, value, size, ctx) for each; stops when cb
  * returns non-zero and returns that value; 0 at the end. Used to build
  * address maps (austinp). */
 typedef int (*elf_symbol_cb)(const char *name, uint64_t value, uint64_t size,

@@ -82,6 +82,7 @@ struct resolver_file *resolver_file(struct resolver *r, const char *path) {
 }
 
 enum resolver_file_state resolver_file_state(const struct resolver_file *f) { return f->state; }
+bool resolver_file_minidebug(const struct resolver_file *f) { return f->state == RESOLVER_FILE_NO_DEBUG && f->path[0] == '/'; }
 const char *resolver_file_path(const struct resolver_file *f) { return f->path; }
 const char *resolver_file_debug_path(const struct resolver_file *f) {
   return f->state == RESOLVER_FILE_DEBUG ? f->path : NULL;
