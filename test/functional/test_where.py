@@ -27,6 +27,27 @@ def thread_blocks(text, tids):
     return {t: "\n".join("\n".join(b) for b in bs) for t, bs in blocks.items()}
 
 
+def check_where_soon(proc, ids, expected):
+    """check_where on dumps of proc until one shows the expected frames.
+    The ids file is written while the threads are still leaving their
+    start-up barrier (and, in the busy target, before the main thread
+    enters run_busy): a dump taken then rightly shows those frames. Every
+    dump must be well formed (check_where's first checks), and one must
+    show the steady state. Up to 30 s, not a number of attempts: how soon
+    the threads get there is the machine's load."""
+    deadline = time.monotonic() + 30
+    while True:
+        res = run_austin(["-w", proc.pid], timeout=30)
+        assert res.returncode == 0 and res.stdout.strip(), res
+        try:
+            check_where(res, ids, expected)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def check_where(res, ids, expected):
     """expected: {thread name: [(function, file, line or None)]}."""
     assert res.returncode == 0, res
@@ -57,8 +78,7 @@ def test_where_sleeping_threads(austin_bin, interp, procs, tmp_path):
     assert ids["pid"] == proc.pid == ids["main"]
     mk = marks(SLEEP)
     n = interp.name
-    res = run_austin(["-w", proc.pid], timeout=30)
-    check_where(res, ids, {
+    check_where_soon(proc, ids, {
         "main": [("<module>", path, mk["main_call"]), ("main", path, mk["idle_call"]),
                  ("idle", path, mk["main_sleep"])],
         "napper": [(n("Napper.nap"), path, mk["napper_sleep"])],
@@ -80,21 +100,6 @@ def test_where_busy_threads(austin_bin, interp, procs, tmp_path):
         "worker": [(n("Worker.run"), path, None)],
         "sleeper": [("sleeper", path, mk["sleeper_sleep"])],
     }
-    # The ids file is written while the threads are still leaving their
-    # start-up barrier and before the main thread enters run_busy: a dump
-    # taken then rightly shows those frames. Look again a few times; every
-    # dump must be well formed, and one must show the steady state.
-    # Up to 30 s, not a number of attempts: how soon the threads get there
-    # is the machine's load.
-    deadline = time.monotonic() + 30
-    while True:
-        res = run_austin(["-w", proc.pid], timeout=30)
-        try:
-            # Busy threads move: only the frames that are always there have a known line.
-            check_where(res, ids, expected)
-            break
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    # Busy threads move: only the frames that are always there have a known line.
+    check_where_soon(proc, ids, expected)
     assert_running_untraced(proc)
