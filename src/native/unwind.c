@@ -219,6 +219,17 @@ static struct ufile *file_set_get(struct ufile_set *fs, const char *path, uint64
   return f;
 }
 
+/* Room for one more use in u->uses: 0, or -1 when out of memory. */
+static int uses_reserve(struct unwinder *u) {
+  if (u->nuses < u->uses_cap) return 0;
+  size_t cap = u->uses_cap ? 2 * u->uses_cap : 16;
+  struct ufile_use *p = realloc(u->uses, cap * sizeof *p);
+  if (p == NULL) return -1;
+  u->uses = p;
+  u->uses_cap = cap;
+  return 0;
+}
+
 /* The unwinder's use of file (path, inode): its index in u->uses, -1
  * when out of memory. */
 static ssize_t file_get(struct unwinder *u, const char *path, uint64_t inode) {
@@ -226,13 +237,7 @@ static ssize_t file_get(struct unwinder *u, const char *path, uint64_t inode) {
     struct ufile *f = u->uses[i].f;
     if (f->inode == inode && strcmp(f->path, path) == 0) return (ssize_t)i;
   }
-  if (u->nuses == u->uses_cap) {
-    size_t cap = u->uses_cap ? 2 * u->uses_cap : 16;
-    struct ufile_use *p = realloc(u->uses, cap * sizeof *p);
-    if (p == NULL) return -1;
-    u->uses = p;
-    u->uses_cap = cap;
-  }
+  if (uses_reserve(u) != 0) return -1;
   struct ufile *f = file_set_get(u->files, path, inode);
   if (f == NULL) return -1;
   u->uses[u->nuses] = (struct ufile_use){f, 0};
@@ -372,13 +377,7 @@ static ssize_t vdso_use(struct unwinder *u, const struct proc_map *m) {
   if (u->vdso == NULL) return -1;
   for (size_t i = 0; i < u->nuses; i++)
     if (u->uses[i].f == u->vdso) return (ssize_t)i;
-  if (u->nuses == u->uses_cap) {
-    size_t cap = u->uses_cap ? 2 * u->uses_cap : 16;
-    struct ufile_use *p = realloc(u->uses, cap * sizeof *p);
-    if (p == NULL) return -1;
-    u->uses = p;
-    u->uses_cap = cap;
-  }
+  if (uses_reserve(u) != 0) return -1;
   u->uses[u->nuses] = (struct ufile_use){u->vdso, 0};
   return (ssize_t)u->nuses++;
 }

@@ -25,7 +25,7 @@ import pytest
 
 import native_truth as nt
 from conftest import AUSTINP, wait_ids
-from test_native_names import (NATIVE_RE, SAMPLE_RE, TARGET, Tally, _samples, check_frame, many_runs,  # noqa: F401
+from test_native_names import (NATIVE_RE, SAMPLE_RE, TARGET, Tally, _samples, check_frame, many_runs, profile_target,  # noqa: F401
                                run, sampled_frames)
 from test_resolve import RESOLVE, check_against_addr2line, file_vaddr
 from test_where_native import parse_where
@@ -90,14 +90,7 @@ def mini_runs(many_runs, tmp_path_factory):
             tmp = tmp_path_factory.mktemp("mini-%s" % interp.label)
             mm = Mini(m, tmp)
             made[interp.label] = (mm, None)
-            host_ids, target_ids = interp.side_file(tmp)
-            raw = tmp / "raw.austin"
-            res = run([AUSTINP, "-i", "1ms", "-x", 3, "-o", raw] +
-                      interp.command(TARGET, 6, target_ids, mm.target_dir), timeout=120)
-            assert res.returncode == 0, res.stderr
-            if os.path.exists(host_ids):
-                os.unlink(host_ids)
-            made[interp.label] = (mm, raw.read_text())
+            made[interp.label] = (mm, profile_target(interp, tmp, mm.target_dir))
         return made[interp.label]
 
     yield get

@@ -77,6 +77,19 @@ class Many:
             shutil.rmtree(self.root + self.target_dir, ignore_errors=True)
 
 
+def profile_target(interp, tmp, target_dir):
+    """One austinp profile (3 s at 1 ms) of TARGET importing the module
+    found in target_dir; its text."""
+    host_ids, target_ids = interp.side_file(tmp)
+    raw = tmp / "raw.austin"
+    res = run([AUSTINP, "-i", "1ms", "-x", 3, "-o", raw] +
+              interp.command(TARGET, 6, target_ids, target_dir), timeout=120)
+    assert res.returncode == 0, res.stderr
+    if os.path.exists(host_ids):
+        os.unlink(host_ids)
+    return raw.read_text()
+
+
 @pytest.fixture(scope="module")
 def many_runs(tmp_path_factory):
     """Per interpreter: the module and one austinp profile of the target."""
@@ -86,14 +99,8 @@ def many_runs(tmp_path_factory):
         if interp.label not in made:
             tmp = tmp_path_factory.mktemp("many-%s" % interp.label)
             m = Many(interp, tmp)
-            host_ids, target_ids = interp.side_file(tmp)
-            raw = tmp / "raw.austin"
-            res = run([AUSTINP, "-i", "1ms", "-x", 3, "-o", raw] +
-                      interp.command(TARGET, 6, target_ids, m.target_dir), timeout=120)
-            assert res.returncode == 0, res.stderr
-            if os.path.exists(host_ids):
-                os.unlink(host_ids)
-            made[interp.label] = (m, raw.read_text())
+            made[interp.label] = (m, None)
+            made[interp.label] = (m, profile_target(interp, tmp, m.target_dir))
         return made[interp.label]
 
     yield get
