@@ -43,6 +43,10 @@ AUSTIN_VERSION = "3.7.0"
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+# austin's and austinp's status when SIGINT ends a run: Austin 3.7's,
+# minus the signal's number.
+STOPPED_BY_SIGINT = 256 - signal.SIGINT
+
 # The module the targets share (their ids file), copied beside them.
 TARGET_HELPER = "target_ids.py"
 

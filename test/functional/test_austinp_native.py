@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import (ROOT_TARGET_DIR, SRCDIR, check_mojo_copy, kill_pid, marks, proc_status,
+from conftest import (ROOT_TARGET_DIR, SRCDIR, STOPPED_BY_SIGINT, check_mojo_copy, kill_pid, marks, proc_status,
                       wait_ids)
 from test_austinp import parse, run
 
@@ -69,7 +69,7 @@ def run_until(austinp_bin, args, interp, target, target_args, tmp_path, enough, 
             time.sleep(0.2)
         ap.send_signal(signal.SIGINT)
         err = ap.communicate(timeout=30)[1].decode(errors="replace")
-        assert ap.returncode == 0, err
+        assert ap.returncode == STOPPED_BY_SIGINT, err
         text = out.read_text()
         check_mojo_copy(text, str(copy))
         return text, ids

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import (
-    AUSTIN, INTERPRETERS, assert_running_untraced, proc_status, wait_ids,
+    AUSTIN, INTERPRETERS, STOPPED_BY_SIGINT, assert_running_untraced, proc_status, wait_ids,
 )
 
 TARGET = "target_kernel.py"
@@ -58,7 +58,8 @@ def run_until(argv, tids, enough, cap=120):
     writes its footer). A run of fixed length gives a loaded machine fewer
     rounds, each waiting for every thread to stop: the samples the test
     needs are waited for instead, `cap` seconds at most. Returns a
-    CompletedProcess-like (returncode, stdout, stderr)."""
+    CompletedProcess-like (returncode, stdout, stderr); the status of a
+    run that SIGINT ended is STOPPED_BY_SIGINT."""
     with open(os.devnull) as null, \
             tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         p = subprocess.Popen([str(a) for a in argv], stdin=null, stdout=out, stderr=err)
@@ -126,7 +127,7 @@ def test_kernel_frames_of_blocked_threads(austinp_bin, kinterp, procs, tmp_path)
     proc, ids = start_target(procs, kinterp, tmp_path)
     kinds = [ids[kind + "_0"] for kind in KINDS] + [ids["busy"]]
     res = run_until([austinp_bin, "-k", "-p", proc.pid], kinds, 60)
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == STOPPED_BY_SIGINT, res.stderr
     assert "warning" not in res.stderr, res.stderr
     assert_running_untraced(proc)
     for tid in os.listdir("/proc/%d/task" % proc.pid):
@@ -169,7 +170,7 @@ def test_kernel_frames_of_blocked_threads(austinp_bin, kinterp, procs, tmp_path)
 def test_no_kernel_frames_without_k(austinp_bin, any_interp, procs, tmp_path):
     proc, ids = start_target(procs, any_interp, tmp_path)
     res = run_until([austinp_bin, "-p", proc.pid], [ids["sleep_0"]], 25)
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == STOPPED_BY_SIGINT, res.stderr
     by = samples_by_thread(res.stdout)
     assert len(by.get(ids["sleep_0"], [])) >= 20
     assert not any(k for samples in by.values() for _, k, _ in samples)
@@ -185,7 +186,7 @@ def test_kernel_without_privilege_warns_once(austinp_bin, any_interp, procs, tmp
     cmd = "exec %s -k -p %d" % (austinp_bin, proc.pid)
     res = run_until([capsh, "--drop=cap_sys_admin", "--", "-c", cmd],
                     [ids["sleep_0"], ids["lock_0"], ids["busy"]], 60)
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == STOPPED_BY_SIGINT, res.stderr
     lines = res.stderr.splitlines()
     assert len(lines) == 1 and "warning" in lines[0] and "CAP_SYS_ADMIN" in lines[0], res.stderr
     by = samples_by_thread(res.stdout)
