@@ -60,7 +60,10 @@ static enum error_kind wait_python(struct target *t, uint64_t timeout_us,
         discovered = false;
       }
     }
-    if (give_up != NULL && give_up(ctx)) {
+    /* Only a target that is not Python gives way to its descendants: a
+     * Python one found before its runtime is ready (or read half made)
+     * is waited for, even when its children already run. */
+    if (give_up != NULL && !discovered && give_up(ctx)) {
       if (discovered) py_runtime_free(rt);
       snprintf(why, whylen, "process %d is not a Python process", (int)t->pid);
       return E_NOT_PYTHON;
