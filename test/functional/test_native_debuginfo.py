@@ -12,6 +12,7 @@ test/ext/pyaustin_many.c beside its unstripped twin):
   frames with the twin's names and lines; with the server unreachable the
   resolver ends with the frames unnamed and a success status."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -24,11 +25,9 @@ import urllib.request
 import pytest
 
 import native_truth as nt
-from conftest import AUSTINP, wait_ids
-from test_native_names import (NATIVE_RE, SAMPLE_RE, TARGET, Tally, _samples, check_frame, many_runs, profile_target,  # noqa: F401
+from test_native_names import (NATIVE_RE, SAMPLE_RE, TARGET, Tally, _samples, check_frame, many_runs, profile_target, where_c_frames,  # noqa: F401
                                run, sampled_frames)
 from test_resolve import RESOLVE, check_against_addr2line, file_vaddr
-from test_where_native import parse_where
 
 
 def need(tool, package):
@@ -136,37 +135,27 @@ def test_minidebug_where_names(interp, mini_runs, tmp_path):
     functions of the twin, and no identity stands for a function the twin
     names."""
     m, _ = mini_runs(interp)
-    host_ids, target_ids = interp.side_file(tmp_path)
-    proc = subprocess.Popen(interp.command(TARGET, 20, target_ids, m.target_dir),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     functions = {nt.base_name(x) for _, _, x in m.truth.funcs}
-    try:
-        ids = wait_ids(host_ids, proc)
-        t = Tally()
-        for attempt in range(5):
-            p = run([AUSTINP, "-w", ids["pid"]], timeout=60)
-            assert p.returncode == 0, p.stderr
-            for tid, (_, _, frames) in parse_where(p.stdout).items():
-                for kind, name, where, _ in frames:
-                    if kind != "c" or where != m.path:
-                        continue
-                    fm = re.match(r"^(.+)\+0x([0-9a-f]+)$", name)
-                    fn = fm.group(1) if fm else name
-                    ident = nt.IDENTITY_RE.match(fn)
-                    if ident:
-                        t.unnamed += 1
-                        start = int(ident.group(2), 16) if ident.group(2) != "??" else None
-                        if start is None or m.truth.names(start):
-                            t.bad("where: %s unnamed, the twin names it" % name)
-                    else:
-                        t.named += 1
-                        if fn not in functions:
-                            t.bad("where: %s is no function of the module" % name)
+    t = Tally()
+    with contextlib.closing(where_c_frames(interp, tmp_path, m.target_dir)) as dumps:
+        for frames in dumps:
+            for name, where in frames:
+                if where != m.path:
+                    continue
+                fm = re.match(r"^(.+)\+0x([0-9a-f]+)$", name)
+                fn = fm.group(1) if fm else name
+                ident = nt.IDENTITY_RE.match(fn)
+                if ident:
+                    t.unnamed += 1
+                    start = int(ident.group(2), 16) if ident.group(2) != "??" else None
+                    if start is None or m.truth.names(start):
+                        t.bad("where: %s unnamed, the twin names it" % name)
+                else:
+                    t.named += 1
+                    if fn not in functions:
+                        t.bad("where: %s is no function of the module" % name)
             if t.named >= 3:
                 break
-    finally:
-        proc.kill()
-        proc.wait()
     t.report("%s where mode with MiniDebugInfo, the module" % interp.label)
     assert t.wrong == 0, "\n".join(t.errors)
     assert t.named >= 1, "no named frame of the module in where mode"
@@ -346,39 +335,28 @@ def test_debuginfod_where(interp, many_runs, server, tmp_path):
     stripped module's frames are shown with the twin's functions and the
     lines of its source."""
     m, _ = many_runs(interp)
-    host_ids, target_ids = interp.side_file(tmp_path)
-    proc = subprocess.Popen(interp.command(TARGET, 20, target_ids, m.target_dir),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     functions = {nt.base_name(x) for _, _, x in m.truth.funcs}
     env = debuginfod_env(server.url, tmp_path / "cache")
-    try:
-        ids = wait_ids(host_ids, proc)
-        t = Tally()
-        for attempt in range(5):
-            p = run([AUSTINP, "-w", ids["pid"]], timeout=300, env=env)
-            assert p.returncode == 0, p.stderr
-            for tid, (_, _, frames) in parse_where(p.stdout).items():
-                for kind, name, where, _ in frames:
-                    if kind != "c":
-                        continue
-                    if where == m.path:
-                        # No line: DWARF does not cover it (a PLT stub,
-                        # which the twin names neither), else the debug
-                        # file was not used.
-                        t.unnamed += 1
-                        ident = nt.IDENTITY_RE.match(re.sub(r"\+0x[0-9a-f]+$", "", name))
-                        if not ident or (ident.group(2) != "??" and
-                                         m.truth.names(int(ident.group(2), 16))):
-                            t.bad("where: %s (%s) without its source line" % (name, where))
-                    elif where.rsplit(":", 1)[0].endswith("pyaustin_many.c"):
-                        t.named += 1
-                        if name not in functions:
-                            t.bad("where: %s is no function of the module" % name)
+    t = Tally()
+    with contextlib.closing(where_c_frames(interp, tmp_path, m.target_dir, env=env,
+                                           timeout=300)) as dumps:
+        for frames in dumps:
+            for name, where in frames:
+                if where == m.path:
+                    # No line: DWARF does not cover it (a PLT stub,
+                    # which the twin names neither), else the debug
+                    # file was not used.
+                    t.unnamed += 1
+                    ident = nt.IDENTITY_RE.match(re.sub(r"\+0x[0-9a-f]+$", "", name))
+                    if not ident or (ident.group(2) != "??" and
+                                     m.truth.names(int(ident.group(2), 16))):
+                        t.bad("where: %s (%s) without its source line" % (name, where))
+                elif where.rsplit(":", 1)[0].endswith("pyaustin_many.c"):
+                    t.named += 1
+                    if name not in functions:
+                        t.bad("where: %s is no function of the module" % name)
             if t.named >= 3:
                 break
-    finally:
-        proc.kill()
-        proc.wait()
     t.report("%s where mode with debuginfod, the module" % interp.label)
     assert t.wrong == 0, "\n".join(t.errors)
     assert t.named >= 1, "no frame of the module with its source line"

@@ -10,6 +10,7 @@ of the profile (the interpreter, the C library...) are checked against
 their own symbol tables (and debug files): a name only where a symbol
 holds the address. Each test prints its shares: named, unnamed, wrong."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -219,46 +220,55 @@ def test_sampled_names_match_truth(interp, many_runs):
     assert "split_me.cold" in pieces_seen or "split_me.cold" not in m.pieces, pieces_seen
 
 
+def where_c_frames(interp, tmp_path, target_dir, env=None, timeout=60, dumps=5):
+    """Run TARGET importing the module of target_dir and yield, for each of
+    up to `dumps` `austinp -w` of it, the (name, where) of its C frames; the
+    target is ended when the caller stops (close the generator)."""
+    host_ids, target_ids = interp.side_file(tmp_path)
+    proc = subprocess.Popen(interp.command(TARGET, 20, target_ids, target_dir),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        ids = wait_ids(host_ids, proc)
+        for _ in range(dumps):
+            p = run([AUSTINP, "-w", ids["pid"]], timeout=timeout, env=env)
+            assert p.returncode == 0, p.stderr
+            yield [(name, where) for _, (_, _, frames) in parse_where(p.stdout).items()
+                   for kind, name, where, _ in frames if kind == "c"]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_where_names_match_truth(interp, many_runs, tmp_path):
     """austinp -w: the same names, or the same identities, for the frames
     of the stripped module (where mode shows no pc: each frame is checked
     against the function its identity or name gives)."""
     m, _ = many_runs(interp)
-    host_ids, target_ids = interp.side_file(tmp_path)
-    proc = subprocess.Popen(interp.command(TARGET, 20, target_ids, m.target_dir),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        ids = wait_ids(host_ids, proc)
-        t = Tally()
-        for attempt in range(5):
-            p = run([AUSTINP, "-w", ids["pid"]], timeout=60)
-            assert p.returncode == 0, p.stderr
-            for tid, (_, _, frames) in parse_where(p.stdout).items():
-                for kind, name, where, _ in frames:
-                    if kind != "c" or where != m.path:
-                        continue
-                    fm = re.match(r"^(.+)\+0x([0-9a-f]+)$", name)
-                    fn, off = (fm.group(1), int(fm.group(2), 16)) if fm else (name, None)
-                    ident = nt.IDENTITY_RE.match(fn)
-                    if ident and ident.group(2) != "??":
-                        start = int(ident.group(2), 16)
-                        addr = start + (off or 0)
-                        check_frame(m, m.path, addr, addr, fn, off, t, "where %s" % name)
-                        if m.truth.start(addr) is None or start not in m.truth.starts:
-                            t.bad("where: %s starts no function of the truth" % name)
-                    elif ident:
-                        t.unnamed += 1
-                    else:
-                        t.named += 1
-                        # No pc in where mode: the name must at least be a
-                        # function of the module that its table exports.
-                        if fn not in {nt.base_name(x) for _, _, x in m.truth.funcs}:
-                            t.bad("where: %s is no function of the module" % name)
+    t = Tally()
+    with contextlib.closing(where_c_frames(interp, tmp_path, m.target_dir)) as dumps:
+        for frames in dumps:
+            for name, where in frames:
+                if where != m.path:
+                    continue
+                fm = re.match(r"^(.+)\+0x([0-9a-f]+)$", name)
+                fn, off = (fm.group(1), int(fm.group(2), 16)) if fm else (name, None)
+                ident = nt.IDENTITY_RE.match(fn)
+                if ident and ident.group(2) != "??":
+                    start = int(ident.group(2), 16)
+                    addr = start + (off or 0)
+                    check_frame(m, m.path, addr, addr, fn, off, t, "where %s" % name)
+                    if m.truth.start(addr) is None or start not in m.truth.starts:
+                        t.bad("where: %s starts no function of the truth" % name)
+                elif ident:
+                    t.unnamed += 1
+                else:
+                    t.named += 1
+                    # No pc in where mode: the name must at least be a
+                    # function of the module that its table exports.
+                    if fn not in {nt.base_name(x) for _, _, x in m.truth.funcs}:
+                        t.bad("where: %s is no function of the module" % name)
             if t.unnamed >= 3:
                 break
-    finally:
-        proc.kill()
-        proc.wait()
     t.report("%s where mode, the stripped module" % interp.label)
     assert t.wrong == 0, "\n".join(t.errors)
     assert t.unnamed >= 1, "no frame of the module in where mode"
